@@ -259,10 +259,22 @@ fn page_query(uri: &Uri) -> Result<PageQuery, ApiError> {
         .map_err(|e| ApiError::invalid_parameter(format!("malformed query string: {e}")))?;
     let mut q = PageQuery::default();
     for (name, value) in pairs {
+        // Clients that build query strings from optional values send `page_token=` for
+        // "no token" (the demo connector does): an empty value counts as absent.
+        if value.is_empty() {
+            continue;
+        }
         match name.as_str() {
             "updated_since" => {
-                let t = parse_timestamp(&value)
-                    .map_err(|e| ApiError::invalid_parameter(format!("updated_since: {e}")))?;
+                let t = parse_timestamp(&value).map_err(|e| {
+                    // A raw '+' in a query string decodes to a space: say so.
+                    let hint = if value.contains(' ') {
+                        " (encode '+' as %2B)"
+                    } else {
+                        ""
+                    };
+                    ApiError::invalid_parameter(format!("updated_since: {e}{hint}"))
+                })?;
                 // Inclusive bound on millisecond timestamps: round finer input up.
                 q.updated_since = Some(t.ceil_ms());
             }
@@ -304,6 +316,7 @@ fn page_query(uri: &Uri) -> Result<PageQuery, ApiError> {
 struct ListResponse<R> {
     data: Vec<R>,
     next_page_token: Option<String>,
+    has_more: bool,
 }
 
 fn list_page<R: Stored>(state: &AppState, q: &PageQuery) -> Response {
@@ -313,7 +326,10 @@ fn list_page<R: Stored>(state: &AppState, q: &PageQuery) -> Response {
         StatusCode::OK,
         &ListResponse {
             data: page.items,
-            next_page_token: page.next.map(|c| c.encode()),
+            // An empty page echoes the request's own position, so a client that keeps
+            // the latest token never loses its place.
+            next_page_token: page.last.or_else(|| q.after.clone()).map(|c| c.encode()),
+            has_more: page.has_more,
         },
     )
 }
@@ -615,7 +631,8 @@ mod tests {
         let (status, _, body) = call(&app, Method::GET, "/api/v1/assets", Some(&token), None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["data"].as_array().unwrap().len(), 9);
-        assert!(body["next_page_token"].is_null());
+        assert_eq!(body["has_more"], false);
+        assert!(body["next_page_token"].is_string());
     }
 
     #[tokio::test]
@@ -685,19 +702,79 @@ mod tests {
         };
         let app = router(state);
         let token = login(&app).await;
+        // Query the way the demo connector does, empty page_token included.
+        let base = "/api/v1/work-orders?updated_since=1970-01-01T00:00:00.000Z&limit=77&include_deleted=true";
         let mut seen = Vec::new();
-        let mut uri = "/api/v1/work-orders?limit=77".to_owned();
+        let mut page_token = String::new();
+        let mut pages = 0;
         loop {
+            let uri = format!("{base}&page_token={page_token}");
             let (status, _, body) = call(&app, Method::GET, &uri, Some(&token), None).await;
             assert_eq!(status, StatusCode::OK, "{body}");
+            pages += 1;
             let data = body["data"].as_array().unwrap();
             seen.extend(data.iter().map(|w| w["id"].as_str().unwrap().to_owned()));
-            match body["next_page_token"].as_str() {
-                Some(t) => uri = format!("/api/v1/work-orders?limit=77&page_token={t}"),
-                None => break,
+            page_token = body["next_page_token"].as_str().unwrap().to_owned();
+            if body["has_more"] == false {
+                break;
             }
         }
         assert_eq!(seen, expected);
+        assert_eq!(pages, 600_usize.div_ceil(77));
+
+        // The last page's token is a place to come back to: at first nothing is new,
+        // and the empty page echoes the token.
+        let uri = format!("{base}&page_token={page_token}");
+        let (_, _, body) = call(&app, Method::GET, &uri, Some(&token), None).await;
+        assert_eq!(body["data"], json!([]));
+        assert_eq!(
+            (body["has_more"].as_bool(), body["next_page_token"].as_str()),
+            (Some(false), Some(page_token.as_str()))
+        );
+        // Then exactly the later changes, deletes included.
+        call(
+            &app,
+            Method::PATCH,
+            "/admin/work-orders/WO-0000003",
+            None,
+            Some(json!({"status": "on_hold"})),
+        )
+        .await;
+        call(
+            &app,
+            Method::DELETE,
+            "/admin/work-orders/WO-0000004",
+            None,
+            None,
+        )
+        .await;
+        let (_, _, body) = call(&app, Method::GET, &uri, Some(&token), None).await;
+        let ids: Vec<&str> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["WO-0000003", "WO-0000004"]);
+        assert!(body["data"][1]["deleted_at"].is_string());
+        assert_ne!(body["next_page_token"].as_str(), Some(page_token.as_str()));
+        // Without a token, an empty page has none to echo.
+        let (_, _, body) = call(
+            &app,
+            Method::GET,
+            "/api/v1/work-orders?updated_since=2100-01-01T00:00:00Z",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (
+                body["data"].clone(),
+                body["next_page_token"].clone(),
+                body["has_more"].clone()
+            ),
+            (json!([]), Value::Null, json!(false))
+        );
     }
 
     #[tokio::test]
@@ -710,7 +787,7 @@ mod tests {
             "limit=ten",
             "page_token=garbage!",
             "updated_since=yesterday",
-            "updated_since=",
+            "updated_since=2026-11-28T00:00:00+01:00",
             "include_deleted=yes",
         ] {
             let (status, _, body) = call(
@@ -726,12 +803,15 @@ mod tests {
                 (StatusCode::BAD_REQUEST, "invalid_parameter"),
                 "{bad}"
             );
-            assert!(body["message"].is_string());
+            let message = body["message"].as_str().unwrap();
+            if bad.contains('+') {
+                assert!(message.contains("%2B"), "{message}");
+            }
         }
         let (status, _, body) = call(
             &app,
             Method::GET,
-            "/api/v1/assets?limit=1000&include_deleted=false&foo=bar",
+            "/api/v1/assets?limit=1000&include_deleted=false&foo=bar&page_token=&updated_since=2026-11-01T00:00:00%2B01:00",
             Some(&token),
             None,
         )
@@ -815,7 +895,7 @@ mod tests {
         let updated = wo["updated_at"].as_str().unwrap();
         assert_eq!(updated.len(), "2026-11-28T09:30:00.000Z".len());
         assert!(
-            updated.ends_with('Z') && updated < "2026-11-28" && updated >= "2026-11-08",
+            updated.ends_with('Z') && ("2026-11-08".."2026-11-28").contains(&updated),
             "{updated}"
         );
         let (_, _, body) = call(
@@ -1012,12 +1092,11 @@ mod tests {
                 assert_eq!(w["updated_at"], at);
                 seen.push(w["id"].as_str().unwrap().to_owned());
             }
-            match body["next_page_token"].as_str() {
-                Some(t) => {
-                    uri = format!("/api/v1/work-orders?limit=100&updated_since={at}&page_token={t}")
-                }
-                None => break,
+            if body["has_more"] == false {
+                break;
             }
+            let t = body["next_page_token"].as_str().unwrap();
+            uri = format!("/api/v1/work-orders?limit=100&updated_since={at}&page_token={t}");
         }
         let mut expected: Vec<String> = (1..=250).map(|n| format!("WO-{n:07}")).collect();
         expected.extend(["WO-0000599".to_owned(), "WO-0000600".to_owned()]);

@@ -5,6 +5,8 @@
 //! normally spawn; [`spawn`] runs the same server inside the calling process, and
 //! [`router`] gives the bare axum router (for `tower::ServiceExt::oneshot`).
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod auth;
 pub mod faults;

@@ -1,6 +1,8 @@
 //! The `demo-cmms` binary: seeds the data, prints `listening on http://ADDR` as the first
 //! line of stdout (test harnesses wait for it), and serves until SIGTERM or Ctrl-C.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use demo_cmms::{Config, Server};
 use tracing_subscriber::EnvFilter;
@@ -10,6 +12,7 @@ async fn main() -> std::io::Result<()> {
     // Logs go to stderr: stdout carries only the "listening on" line.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )

@@ -291,11 +291,10 @@ fn site_layout() -> Vec<Slot> {
 
 struct City {
     name: &'static str,
+    /// Three-letter code, the start of every location code at its sites.
     code: &'static str,
-    street: &'static str,
-    locality: &'static str,
-    country: &'static str,
-    number_first: bool,
+    /// Postal address in the local format; `{n}` is replaced by a street number.
+    address: &'static str,
     lat: f64,
     lon: f64,
 }
@@ -303,186 +302,38 @@ struct City {
 const fn city(
     name: &'static str,
     code: &'static str,
-    street: &'static str,
-    locality: &'static str,
-    country: &'static str,
-    number_first: bool,
+    address: &'static str,
     lat: f64,
     lon: f64,
 ) -> City {
     City {
         name,
         code,
-        street,
-        locality,
-        country,
-        number_first,
+        address,
         lat,
         lon,
     }
 }
 
+// One city per line reads better than rustfmt's one argument per line.
+#[rustfmt::skip]
 const CITIES: &[City] = &[
-    city(
-        "Rotterdam",
-        "RTM",
-        "Europaweg",
-        "3199 LC Rotterdam",
-        "Netherlands",
-        false,
-        51.949,
-        4.145,
-    ),
-    city(
-        "Hamburg",
-        "HAM",
-        "Finkenwerder Straße",
-        "21129 Hamburg",
-        "Germany",
-        false,
-        53.538,
-        9.856,
-    ),
-    city(
-        "Lyon",
-        "LYO",
-        "Rue de Gerland",
-        "69007 Lyon",
-        "France",
-        true,
-        45.728,
-        4.832,
-    ),
-    city(
-        "Manchester",
-        "MAN",
-        "Trafford Park Road",
-        "Manchester M17 1HH",
-        "United Kingdom",
-        true,
-        53.466,
-        -2.319,
-    ),
-    city(
-        "Gothenburg",
-        "GOT",
-        "Hisingsleden",
-        "418 78 Göteborg",
-        "Sweden",
-        false,
-        57.720,
-        11.915,
-    ),
-    city(
-        "Milan",
-        "MIL",
-        "Via Rubattino",
-        "20134 Milano MI",
-        "Italy",
-        false,
-        45.480,
-        9.250,
-    ),
-    city(
-        "Bilbao",
-        "BIO",
-        "Ribera de Erandio",
-        "48950 Erandio",
-        "Spain",
-        false,
-        43.300,
-        -2.970,
-    ),
-    city(
-        "Gdańsk",
-        "GDN",
-        "ul. Przemysłowa",
-        "80-542 Gdańsk",
-        "Poland",
-        false,
-        54.390,
-        18.660,
-    ),
-    city(
-        "Antwerp",
-        "ANR",
-        "Haven",
-        "2030 Antwerpen",
-        "Belgium",
-        false,
-        51.270,
-        4.350,
-    ),
-    city(
-        "Aarhus",
-        "AAR",
-        "Oliefabriksvej",
-        "8000 Aarhus C",
-        "Denmark",
-        false,
-        56.150,
-        10.230,
-    ),
-    city(
-        "Houston",
-        "HOU",
-        "Clinton Drive",
-        "Houston, TX 77020",
-        "United States",
-        true,
-        29.750,
-        -95.300,
-    ),
-    city(
-        "Chicago",
-        "CHI",
-        "South Kedzie Avenue",
-        "Chicago, IL 60632",
-        "United States",
-        true,
-        41.810,
-        -87.700,
-    ),
-    city(
-        "Toronto",
-        "YYZ",
-        "Eastern Avenue",
-        "Toronto, ON M4M 1B9",
-        "Canada",
-        true,
-        43.660,
-        -79.340,
-    ),
-    city(
-        "Monterrey",
-        "MTY",
-        "Avenida Ruiz Cortines",
-        "64400 Monterrey, N.L.",
-        "Mexico",
-        false,
-        25.700,
-        -100.310,
-    ),
-    city(
-        "Pune",
-        "PNQ",
-        "MIDC Road",
-        "Pune 411026",
-        "India",
-        true,
-        18.630,
-        73.800,
-    ),
-    city(
-        "Osaka",
-        "OSA",
-        "Nanko-kita",
-        "Suminoe-ku, Osaka 559-0034",
-        "Japan",
-        false,
-        34.640,
-        135.420,
-    ),
+    city("Rotterdam", "RTM", "Europaweg {n}, 3199 LC Rotterdam, Netherlands", 51.949, 4.145),
+    city("Hamburg", "HAM", "Finkenwerder Straße {n}, 21129 Hamburg, Germany", 53.538, 9.856),
+    city("Lyon", "LYO", "{n} Rue de Gerland, 69007 Lyon, France", 45.728, 4.832),
+    city("Manchester", "MAN", "{n} Trafford Park Road, Manchester M17 1HH, UK", 53.466, -2.319),
+    city("Gothenburg", "GOT", "Hisingsleden {n}, 418 78 Göteborg, Sweden", 57.720, 11.915),
+    city("Milan", "MIL", "Via Rubattino {n}, 20134 Milano MI, Italy", 45.480, 9.250),
+    city("Bilbao", "BIO", "Ribera de Erandio {n}, 48950 Erandio, Spain", 43.300, -2.970),
+    city("Gdańsk", "GDN", "ul. Przemysłowa {n}, 80-542 Gdańsk, Poland", 54.390, 18.660),
+    city("Antwerp", "ANR", "Haven {n}, 2030 Antwerpen, Belgium", 51.270, 4.350),
+    city("Aarhus", "AAR", "Oliefabriksvej {n}, 8000 Aarhus C, Denmark", 56.150, 10.230),
+    city("Houston", "HOU", "{n} Clinton Drive, Houston, TX 77020, USA", 29.750, -95.300),
+    city("Chicago", "CHI", "{n} South Kedzie Avenue, Chicago, IL 60632, USA", 41.810, -87.700),
+    city("Toronto", "YYZ", "{n} Eastern Avenue, Toronto, ON M4M 1B9, Canada", 43.660, -79.340),
+    city("Monterrey", "MTY", "Av. Ruiz Cortines {n}, 64400 Monterrey, Mexico", 25.700, -100.310),
+    city("Pune", "PNQ", "Plot {n}, MIDC Bhosari, Pune 411026, India", 18.630, 73.800),
+    city("Osaka", "OSA", "Nanko-kita {n}, Suminoe-ku, Osaka 559-0034, Japan", 34.640, 135.420),
 ];
 
 const SITE_KINDS: &[&str] = &[
@@ -544,6 +395,10 @@ const ROOM_NAMES: &[&str] = &[
     "Locker Room",
 ];
 
+fn area_name(rng: &mut SplitMix64) -> &'static str {
+    AREA_NAMES[rng.below(AREA_NAMES.len() as u64) as usize]
+}
+
 /// Coordinates of a site: its city's, moved by up to ~5 km.
 fn site_coordinates(seed: u64, site: usize) -> (f64, f64) {
     let c = &CITIES[site % CITIES.len()];
@@ -578,17 +433,7 @@ fn generate_locations(p: &SeedParams, threads: usize) -> Vec<Location> {
                     format!("{} {kind} {}", city.name, round + 1)
                 };
                 let number = 1 + rng.below(240);
-                address = Some(if city.number_first {
-                    format!(
-                        "{number} {}, {}, {}",
-                        city.street, city.locality, city.country
-                    )
-                } else {
-                    format!(
-                        "{} {number}, {}, {}",
-                        city.street, city.locality, city.country
-                    )
-                });
+                address = Some(city.address.replace("{n}", &number.to_string()));
                 coordinates = Some(site_coordinates(p.seed, site));
                 (site_code, name.into())
             }
@@ -604,12 +449,15 @@ fn generate_locations(p: &SeedParams, threads: usize) -> Vec<Location> {
             LocationType::Floor => (format!("{site_code}-B{b}-F{f}"), words.get(FLOOR_NAMES[f])),
             LocationType::Area => (
                 format!("{site_code}-B{b}-F{f}-A{a}"),
-                words.get(*rng.pick(AREA_NAMES)),
+                words.get(area_name(&mut rng)),
             ),
             LocationType::Room => {
                 let nn = slot.area * ROOMS_PER_AREA + slot.room + 1;
                 let name = format!("{} {f}.{nn:02}", rng.pick(ROOM_NAMES));
-                (format!("{site_code}-B{b}-F{f}-A{a}-R{f}{nn:02}"), name.into())
+                (
+                    format!("{site_code}-B{b}-F{f}-A{a}-R{f}{nn:02}"),
+                    name.into(),
+                )
             }
         };
         Location {
@@ -650,6 +498,7 @@ struct Category {
     symptoms: &'static [&'static str],
 }
 
+// Short name for the table below.
 use AssetCategory as C;
 
 const CATEGORIES: &[Category] = &[
@@ -1288,7 +1137,7 @@ fn generate_work_orders(
         let assigned_to = match status {
             WorkOrderStatus::Open if rng.percent(50) => None,
             WorkOrderStatus::Cancelled if rng.percent(30) => None,
-            _ => Some(words.get(*rng.pick(TECHNICIANS))),
+            _ => Some(words.get(TECHNICIANS[rng.below(TECHNICIANS.len() as u64) as usize])),
         };
         let due_date = match kind {
             WorkOrderType::Emergency => Some(Millis(created_at.0 + 4 * 3_600_000)),

@@ -19,6 +19,9 @@ use crate::rfc3339::Millis;
 /// Position in the change order: (`updated_at` in ms, `id`).
 pub type Key = (i64, Text);
 
+/// Index entries: key and slot.
+type Entries = Vec<(Key, u32)>;
+
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: usize = 1000;
 
@@ -81,8 +84,11 @@ impl Default for PageQuery {
 pub struct Page<R> {
     /// The records, in (`updated_at`, `id`) order.
     pub items: Vec<R>,
-    /// Where the next page starts; `None` when nothing follows.
-    pub next: Option<Cursor>,
+    /// Right after the page's last item; `None` when the page is empty. Given even on
+    /// the last page, so that a client can later ask for what changed after it.
+    pub last: Option<Cursor>,
+    /// Whether more items followed the page when it was read.
+    pub has_more: bool,
 }
 
 /// What went wrong in a store operation.
@@ -134,7 +140,7 @@ impl<R: Record> Table<R> {
             .collect();
         assert_eq!(by_id.len(), records.len(), "duplicate record ids");
         // Sorting once and bulk-building is much faster than a million inserts.
-        let (mut live, mut deleted): (Vec<(Key, u32)>, Vec<(Key, u32)>) = records
+        let (mut live, mut deleted): (Entries, Entries) = records
             .iter()
             .enumerate()
             .map(|(slot, r)| (key_of(r), slot as u32))
@@ -199,22 +205,21 @@ impl<R: Record> Table<R> {
         } else {
             Box::new(live)
         };
+        // One extra item tells whether more follow, without counting them.
         let mut found: Vec<(&Key, &u32)> = keys.take(q.limit + 1).collect();
-        let next = if found.len() > q.limit {
-            found.truncate(q.limit);
-            found.last().map(|((ms, id), _)| Cursor {
-                updated_at: *ms,
-                id: id.clone(),
-            })
-        } else {
-            None
-        };
+        let has_more = found.len() > q.limit;
+        found.truncate(q.limit);
+        let last = found.last().map(|((ms, id), _)| Cursor {
+            updated_at: *ms,
+            id: id.clone(),
+        });
         Page {
             items: found
                 .into_iter()
                 .map(|(_, &slot)| self.records[slot as usize].clone())
                 .collect(),
-            next,
+            last,
+            has_more,
         }
     }
 
@@ -567,12 +572,12 @@ mod tests {
             let page = table.page(&q);
             assert!(page.items.len() <= limit);
             seen.extend(page.items.iter().map(|l| l.id.to_string()));
-            match page.next {
-                Some(c) => {
-                    // The token round-trips through its opaque form.
-                    q.after = Some(Cursor::decode(&c.encode()).unwrap());
-                }
-                None => return seen,
+            if let Some(c) = page.last {
+                // The token round-trips through its opaque form.
+                q.after = Some(Cursor::decode(&c.encode()).unwrap());
+            }
+            if !page.has_more {
+                return seen;
             }
         }
     }
@@ -596,19 +601,36 @@ mod tests {
     }
 
     #[test]
-    fn last_page_has_no_token() {
-        let table = Table::from_records((1..=4).map(|n| loc(n, 5)).collect());
-        let page = table.page(&PageQuery {
+    fn last_page_keeps_its_position() {
+        let mut store = store_with((1..=4).map(|n| loc(n, 5)).collect());
+        let page = store.locations.page(&PageQuery {
+            limit: 3,
+            ..PageQuery::default()
+        });
+        assert!(page.has_more);
+        assert_eq!(page.last.as_ref().unwrap().id.as_ref(), "LOC-00003");
+        let page = store.locations.page(&PageQuery {
             limit: 4,
             ..PageQuery::default()
         });
         assert_eq!(page.items.len(), 4);
-        assert!(page.next.is_none());
-        let page = table.page(&PageQuery {
-            limit: 3,
+        assert!(!page.has_more);
+        let position = page.last.unwrap();
+        assert_eq!(position.id.as_ref(), "LOC-00004");
+        // Nothing new yet: an empty page, no position of its own.
+        let resume = PageQuery {
+            after: Some(position),
             ..PageQuery::default()
-        });
-        assert_eq!(page.next.unwrap().id.as_ref(), "LOC-00003");
+        };
+        let page = store.locations.page(&resume);
+        assert!(page.items.is_empty() && page.last.is_none() && !page.has_more);
+        // A later change shows up after the kept position; nothing else does.
+        store
+            .patch::<Location>("LOC-00002", obj(json!({"name": "Changed"})), Millis(50))
+            .unwrap();
+        let page = store.locations.page(&resume);
+        let ids: Vec<&str> = page.items.iter().map(|l| &*l.id).collect();
+        assert_eq!(ids, ["LOC-00002"]);
     }
 
     #[test]

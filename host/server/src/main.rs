@@ -1,1 +1,114 @@
-fn main() {}
+//! The `switchyard` binary.
+
+mod app;
+mod demo;
+
+use anyhow::Context;
+use app::{App, AppOptions};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Host for sandboxed data connectors to industrial systems."
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SWITCHYARD_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the host: API, scheduler and syncs, on an embedded RocksDB.
+    Serve(ServeArgs),
+    /// Run a complete demo: a demo CMMS, its connector, a connection, an
+    /// initial sync, and the API serving the records.
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Data directory (RocksDB, master key, compiled artifacts).
+    #[arg(long, default_value = "data", env = "SWITCHYARD_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Address to serve the API on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "SWITCHYARD_LISTEN")]
+    listen: SocketAddr,
+    /// Install every connector component found in this folder at start.
+    #[arg(long)]
+    plugins_dir: Option<PathBuf>,
+}
+
+fn init_tracing(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_tracing(cli.log_format, "info");
+            serve(args).await
+        }
+        Command::Demo(args) => {
+            init_tracing(cli.log_format, "warn");
+            demo::run(args).await
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let app = App::open(&args.data_dir, AppOptions::default()).await?;
+    if let Some(secret) = app.ensure_admin_token()? {
+        // Shown once: only its hash is stored.
+        eprintln!(
+            "No admin token existed, so one was created. Keep it; it is not shown again:\n\n  {secret}\n"
+        );
+    }
+    if let Some(dir) = &args.plugins_dir {
+        app.install_dir(dir).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, data_dir = %args.data_dir.display(), "serving");
+    println!("listening on http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let scheduler = app.scheduler.clone();
+    let mut scheduler_stop = stop_rx.clone();
+    let scheduler_task = tokio::spawn(scheduler.run(async move {
+        let _ = scheduler_stop.wait_for(|stop| *stop).await;
+    }));
+    let api = app::serve_api(listener, app.api_state(), async move {
+        app::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    api.await?;
+    let _ = scheduler_task.await;
+    Ok(())
+}

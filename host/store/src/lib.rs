@@ -1,1 +1,625 @@
-//! placeholder
+//! Switchyard's storage: an embedded RocksDB.
+//!
+//! The sync engine's hot path is [`Store::commit_page`]: one page's records,
+//! their change-feed entries, the new cursor and the run's progress go into
+//! RocksDB in **one** `WriteBatch`, so a crash at any instant leaves either
+//! the whole page or none of it. Column families and key encoding are
+//! documented in `docs/storage.md`.
+//!
+//! This type's methods are the storage seam of the host: everything above it
+//! talks in connections, models, records, runs and cursors, never in keys, so
+//! a distributed store can implement the same operations later.
+#![warn(missing_docs)]
+
+mod codec;
+mod keys;
+pub mod model;
+
+use model::*;
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions,
+    WriteBatch, WriteOptions,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use codec::CodecError;
+
+/// Column families. See `docs/storage.md`.
+mod cf {
+    pub const META: &str = "meta";
+    pub const RECORDS: &str = "records";
+    pub const FEED: &str = "feed";
+    pub const SYNC_STATE: &str = "sync_state";
+    pub const RUNS: &str = "runs";
+    pub const QUARANTINE: &str = "quarantine";
+    pub const CONNECTIONS: &str = "connections";
+    pub const CONNECTORS: &str = "connectors";
+    pub const TOKENS: &str = "tokens";
+    pub const ALL: [&str; 9] = [
+        META,
+        RECORDS,
+        FEED,
+        SYNC_STATE,
+        RUNS,
+        QUARANTINE,
+        CONNECTIONS,
+        CONNECTORS,
+        TOKENS,
+    ];
+}
+
+const SCHEMA_VERSION: &[u8] = b"1";
+const META_SCHEMA: &[u8] = b"schema_version";
+const META_RUN_COUNTER: &[u8] = b"run_counter";
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB failed.
+    #[error("storage: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    /// A stored value does not decode.
+    #[error("storage: corrupt value: {0}")]
+    Corrupt(String),
+    /// The data directory was written by an incompatible version.
+    #[error("storage: data directory has schema version {found}, this build needs {expected}")]
+    Schema {
+        /// The version found on disk.
+        found: String,
+        /// The version this build writes.
+        expected: String,
+    },
+}
+
+impl From<CodecError> for StoreError {
+    fn from(e: CodecError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// Result of storage operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// One page to commit atomically.
+#[derive(Debug)]
+pub struct PageCommit<'a> {
+    /// The connection synced.
+    pub connection_id: &'a str,
+    /// The model synced.
+    pub model: &'a str,
+    /// The page's valid changes, in source order.
+    pub changes: &'a [NewChange],
+    /// The page's rejected records.
+    pub quarantined: &'a [QuarantinedRecord],
+    /// The model's state before this page.
+    pub state: &'a SyncState,
+    /// The connector's cursor after this page.
+    pub cursor: &'a str,
+    /// Whether this page ends the initial sync.
+    pub completes_initial: bool,
+    /// The run, with this page counted.
+    pub run: &'a Run,
+}
+
+/// Which records to list.
+#[derive(Debug, Clone)]
+pub struct RecordQuery {
+    /// Start after this record id.
+    pub after: Option<String>,
+    /// At most this many records.
+    pub limit: usize,
+    /// Only records modified at or after this time (source time, or sync
+    /// time when the source gave none).
+    pub updated_since: Option<Millis>,
+    /// Include tombstones.
+    pub include_deleted: bool,
+    /// Stop after examining this many keys, even if fewer matched: bounds the
+    /// work of a filtered request. The next page continues from there.
+    pub scan_limit: usize,
+}
+
+/// A page of records.
+#[derive(Debug, Clone)]
+pub struct RecordPage {
+    /// The records, ordered by id.
+    pub records: Vec<StoredRecord>,
+    /// Continue after this id; `None` at the end.
+    pub next_after: Option<String>,
+}
+
+/// A page of the change feed.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    /// Changed records at their latest state, ordered by sequence number.
+    pub records: Vec<StoredRecord>,
+    /// The sequence number to continue after.
+    pub next_after: u64,
+    /// Whether more entries follow right now.
+    pub has_more: bool,
+}
+
+/// The embedded RocksDB store.
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    run_counter: AtomicU64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.increase_parallelism(2);
+        options.set_max_background_jobs(2);
+        options.set_keep_log_file_num(5);
+        let cf_options = |name: &str| {
+            let mut cf = Options::default();
+            cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            if name == cf::RECORDS || name == cf::FEED {
+                // The ingest path: bigger memtables mean fewer, larger flushes.
+                cf.set_write_buffer_size(64 << 20);
+            }
+            ColumnFamilyDescriptor::new(name, cf)
+        };
+        let db = DB::open_cf_descriptors(&options, path, cf::ALL.map(cf_options))?;
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+            run_counter: AtomicU64::new(0),
+        };
+        store.check_schema()?;
+        let counter = store
+            .db
+            .get_cf(store.cf(cf::META), META_RUN_COUNTER)?
+            .map(|v| codec::decode_u64(&v))
+            .transpose()?
+            .unwrap_or(0);
+        store.run_counter.store(counter, Ordering::SeqCst);
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<()> {
+        let meta = self.cf(cf::META);
+        match self.db.get_cf(meta, META_SCHEMA)? {
+            None => self.db.put_cf(meta, META_SCHEMA, SCHEMA_VERSION)?,
+            Some(found) if found == SCHEMA_VERSION => {}
+            Some(found) => {
+                return Err(StoreError::Schema {
+                    found: String::from_utf8_lossy(&found).into_owned(),
+                    expected: String::from_utf8_lossy(SCHEMA_VERSION).into_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, name: &str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every column family is created at open")
+    }
+
+    /// Control-plane writes (connections, tokens) are few and must survive a
+    /// power loss: fsync them.
+    fn durable() -> WriteOptions {
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        options
+    }
+
+    // --- the ingest path -------------------------------------------------
+
+    /// Commits one page atomically: records (upserts and tombstones), their
+    /// feed entries, quarantined records, the new cursor and the run.
+    /// Returns the model's new state; on error nothing was written.
+    ///
+    /// Page commits are not fsynced: the write-ahead log reaches the OS
+    /// before this returns, so a killed process loses nothing, and after a
+    /// power loss RocksDB recovers a prefix of the batches, whose cursors
+    /// match their records, so the sync resumes from an earlier page.
+    pub fn commit_page(&self, commit: PageCommit<'_>) -> Result<SyncState> {
+        let prefix = keys::model_prefix(commit.connection_id, commit.model);
+        let (records, feed) = (self.cf(cf::RECORDS), self.cf(cf::FEED));
+        let mut batch = WriteBatch::default();
+        let mut state = commit.state.clone();
+        let synced_at = now_ms();
+        let mut value = Vec::new();
+        for change in commit.changes {
+            state.next_seq = state.next_seq.max(1);
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            codec::encode_record(&mut value, seq, change, synced_at);
+            batch.put_cf(records, keys::record(&prefix, &change.id), &value);
+            codec::encode_feed_entry(&mut value, change);
+            batch.put_cf(feed, keys::feed(&prefix, seq), &value);
+        }
+        for rejected in commit.quarantined {
+            let key = keys::quarantine(&prefix, rejected.run_id, &rejected.id);
+            batch.put_cf(self.cf(cf::QUARANTINE), key, serde_json::to_vec(rejected)?);
+        }
+        state.cursor = Some(commit.cursor.to_string());
+        state.last_run_id = Some(commit.run.id);
+        if commit.completes_initial {
+            state.initial_complete = true;
+            state.initial_since = None;
+        }
+        batch.put_cf(
+            self.cf(cf::SYNC_STATE),
+            &prefix,
+            serde_json::to_vec(&state)?,
+        );
+        batch.put_cf(
+            self.cf(cf::RUNS),
+            keys::run(commit.connection_id, commit.run.id),
+            serde_json::to_vec(commit.run)?,
+        );
+        self.db.write(batch)?;
+        Ok(state)
+    }
+
+    /// The model's sync state, if it ever synced.
+    pub fn sync_state(&self, connection_id: &str, model: &str) -> Result<Option<SyncState>> {
+        self.get_json(cf::SYNC_STATE, &keys::model_prefix(connection_id, model))
+    }
+
+    /// Replaces the model's sync state (to reset a cursor for a full resync).
+    pub fn put_sync_state(
+        &self,
+        connection_id: &str,
+        model: &str,
+        state: &SyncState,
+    ) -> Result<()> {
+        self.put_json(
+            cf::SYNC_STATE,
+            &keys::model_prefix(connection_id, model),
+            state,
+            true,
+        )
+    }
+
+    // --- reading records -------------------------------------------------
+
+    /// One record by id, tombstones included.
+    pub fn get_record(
+        &self,
+        connection_id: &str,
+        model: &str,
+        id: &str,
+    ) -> Result<Option<StoredRecord>> {
+        let key = keys::record(&keys::model_prefix(connection_id, model), id);
+        match self.db.get_pinned_cf(self.cf(cf::RECORDS), key)? {
+            Some(value) => Ok(Some(codec::decode_record(id.to_string(), &value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records of a model in id order, filtered, with a bounded scan.
+    pub fn list_records(
+        &self,
+        connection_id: &str,
+        model: &str,
+        query: &RecordQuery,
+    ) -> Result<RecordPage> {
+        let prefix = keys::model_prefix(connection_id, model);
+        let start = match &query.after {
+            // The smallest key after `after`: the same bytes plus a zero byte.
+            Some(after) => {
+                let mut key = keys::record(&prefix, after);
+                key.push(0);
+                key
+            }
+            None => prefix.clone(),
+        };
+        let mut options = ReadOptions::default();
+        if let Some(end) = keys::prefix_end(&prefix) {
+            options.set_iterate_upper_bound(end);
+        }
+        let iter = self.db.iterator_cf_opt(
+            self.cf(cf::RECORDS),
+            options,
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        let mut records = Vec::new();
+        let mut scanned = 0;
+        let mut last_id = None;
+        for item in iter {
+            let (key, value) = item?;
+            let id = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            scanned += 1;
+            if records.len() == query.limit || scanned > query.scan_limit {
+                return Ok(RecordPage {
+                    records,
+                    next_after: last_id,
+                });
+            }
+            let record = codec::decode_record(id.clone(), &value)?;
+            last_id = Some(id);
+            if record.deleted && !query.include_deleted {
+                continue;
+            }
+            if let Some(since) = query.updated_since
+                && record.modified_at.unwrap_or(record.synced_at) < since
+            {
+                continue;
+            }
+            records.push(record);
+        }
+        Ok(RecordPage {
+            records,
+            next_after: None,
+        })
+    }
+
+    /// The change feed after sequence number `after`: each changed record at
+    /// its latest state, once, at the position of its latest change. A
+    /// consumer that keeps `next_after` never misses a change.
+    pub fn read_feed(
+        &self,
+        connection_id: &str,
+        model: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<FeedPage> {
+        let prefix = keys::model_prefix(connection_id, model);
+        let start = keys::feed(&prefix, after.saturating_add(1));
+        let mut options = ReadOptions::default();
+        if let Some(end) = keys::prefix_end(&prefix) {
+            options.set_iterate_upper_bound(end);
+        }
+        let iter = self.db.iterator_cf_opt(
+            self.cf(cf::FEED),
+            options,
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        let mut records = Vec::new();
+        let mut next_after = after;
+        // Skipped (superseded) entries cost a lookup each; bound them too.
+        let scan_limit = limit.saturating_mul(10).max(1000);
+        for (scanned, item) in iter.enumerate() {
+            let (key, value) = item?;
+            if records.len() == limit || scanned == scan_limit {
+                return Ok(FeedPage {
+                    records,
+                    next_after,
+                    has_more: true,
+                });
+            }
+            let seq = codec::decode_u64(&key[prefix.len()..])?;
+            let id = codec::decode_feed_entry(&value)?;
+            next_after = seq;
+            // A later change superseded this entry: the record appears there.
+            if let Some(record) = self.get_record(connection_id, model, &id)?
+                && record.seq == seq
+            {
+                records.push(record);
+            }
+        }
+        Ok(FeedPage {
+            records,
+            next_after,
+            has_more: false,
+        })
+    }
+
+    /// Counts a model's records (live and tombstones) by scanning.
+    pub fn count_records(&self, connection_id: &str, model: &str) -> Result<(u64, u64)> {
+        let prefix = keys::model_prefix(connection_id, model);
+        let (mut live, mut deleted) = (0, 0);
+        for item in self.db.prefix_iterator_cf(self.cf(cf::RECORDS), &prefix) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            if codec::is_tombstone(&value)? {
+                deleted += 1;
+            } else {
+                live += 1;
+            }
+        }
+        Ok((live, deleted))
+    }
+
+    /// Quarantined records of a model, oldest run first.
+    pub fn list_quarantine(
+        &self,
+        connection_id: &str,
+        model: &str,
+        limit: usize,
+    ) -> Result<Vec<QuarantinedRecord>> {
+        self.scan_json(
+            cf::QUARANTINE,
+            &keys::model_prefix(connection_id, model),
+            limit,
+        )
+    }
+
+    // --- runs --------------------------------------------------------------
+
+    /// A new run id, unique and increasing across restarts.
+    pub fn next_run_id(&self) -> Result<u64> {
+        let id = self.run_counter.fetch_add(1, Ordering::SeqCst) + 1;
+        self.db
+            .put_cf(self.cf(cf::META), META_RUN_COUNTER, id.to_be_bytes())?;
+        Ok(id)
+    }
+
+    /// Writes a run (start, retries, end).
+    pub fn put_run(&self, run: &Run) -> Result<()> {
+        self.put_json(cf::RUNS, &keys::run(&run.connection_id, run.id), run, false)
+    }
+
+    /// A run of a connection.
+    pub fn get_run(&self, connection_id: &str, run_id: u64) -> Result<Option<Run>> {
+        self.get_json(cf::RUNS, &keys::run(connection_id, run_id))
+    }
+
+    /// The connection's runs, newest first, before `before` when given.
+    pub fn list_runs(
+        &self,
+        connection_id: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Run>> {
+        let prefix = keys::connection_prefix(connection_id);
+        let start = keys::run(connection_id, before.unwrap_or(u64::MAX));
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(prefix.clone());
+        let iter = self.db.iterator_cf_opt(
+            self.cf(cf::RUNS),
+            options,
+            IteratorMode::From(&start, Direction::Reverse),
+        );
+        let mut runs = Vec::new();
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) || runs.len() == limit {
+                break;
+            }
+            let run: Run = serde_json::from_slice(&value)?;
+            if before.is_some_and(|b| run.id >= b) {
+                continue;
+            }
+            runs.push(run);
+        }
+        Ok(runs)
+    }
+
+    // --- connections ---------------------------------------------------------
+
+    /// Creates or replaces a connection (fsynced).
+    pub fn put_connection(&self, connection: &Connection) -> Result<()> {
+        self.put_json(cf::CONNECTIONS, connection.id.as_bytes(), connection, true)
+    }
+
+    /// A connection by id.
+    pub fn get_connection(&self, id: &str) -> Result<Option<Connection>> {
+        self.get_json(cf::CONNECTIONS, id.as_bytes())
+    }
+
+    /// Every connection, ordered by id.
+    pub fn list_connections(&self) -> Result<Vec<Connection>> {
+        self.scan_json(cf::CONNECTIONS, b"", usize::MAX)
+    }
+
+    // --- API tokens --------------------------------------------------------
+
+    /// Creates or replaces a token, keyed by its hash (fsynced).
+    pub fn put_token(&self, token: &ApiToken) -> Result<()> {
+        self.put_json(cf::TOKENS, token.hash.as_bytes(), token, true)
+    }
+
+    /// A token by the hash of its secret.
+    pub fn get_token(&self, hash: &str) -> Result<Option<ApiToken>> {
+        self.get_json(cf::TOKENS, hash.as_bytes())
+    }
+
+    /// Every token (admin and connection tokens).
+    pub fn list_tokens(&self) -> Result<Vec<ApiToken>> {
+        self.scan_json(cf::TOKENS, b"", usize::MAX)
+    }
+
+    // --- connector versions ----------------------------------------------
+
+    /// Stores a connector component's bytes under its content hash.
+    pub fn put_component(&self, hash: &str, wasm: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(cf::CONNECTORS), format!("wasm/{hash}"), wasm);
+        self.db.write_opt(batch, &Self::durable())?;
+        Ok(())
+    }
+
+    /// A connector component's bytes by content hash.
+    pub fn get_component(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get_cf(self.cf(cf::CONNECTORS), format!("wasm/{hash}"))?)
+    }
+
+    /// Stores a JSON document in the connectors family (registry metadata).
+    pub fn put_connector_doc<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        self.put_json(cf::CONNECTORS, format!("doc/{key}").as_bytes(), value, true)
+    }
+
+    /// Reads a JSON document from the connectors family.
+    pub fn get_connector_doc<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        self.get_json(cf::CONNECTORS, format!("doc/{key}").as_bytes())
+    }
+
+    /// Every JSON document of the connectors family under `prefix`.
+    pub fn list_connector_docs<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>> {
+        self.scan_json(
+            cf::CONNECTORS,
+            format!("doc/{prefix}").as_bytes(),
+            usize::MAX,
+        )
+    }
+
+    // --- JSON helpers ------------------------------------------------------
+
+    fn put_json<T: Serialize>(
+        &self,
+        family: &str,
+        key: &[u8],
+        value: &T,
+        durable: bool,
+    ) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(family), key, serde_json::to_vec(value)?);
+        if durable {
+            self.db.write_opt(batch, &Self::durable())?;
+        } else {
+            self.db.write(batch)?;
+        }
+        Ok(())
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, family: &str, key: &[u8]) -> Result<Option<T>> {
+        match self.db.get_pinned_cf(self.cf(family), key)? {
+            Some(value) => Ok(Some(serde_json::from_slice(&value)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn scan_json<T: DeserializeOwned>(
+        &self,
+        family: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(family),
+            IteratorMode::From(prefix, Direction::Forward),
+        );
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) || out.len() == limit {
+                break;
+            }
+            out.push(serde_json::from_slice(&value)?);
+        }
+        Ok(out)
+    }
+}

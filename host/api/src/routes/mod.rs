@@ -1,0 +1,2 @@
+pub mod connections;
+pub mod records;

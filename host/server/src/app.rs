@@ -1,0 +1,177 @@
+//! Wiring: one place where storage, runtime, control plane, sync engine and
+//! API are composed.
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use switchyard_api::AppState;
+use switchyard_control::{Connections, Registry, Tokens, Vault};
+use switchyard_runtime::{Runtime, RuntimeConfig};
+use switchyard_store::Store;
+use switchyard_store::model::{RunStatus, Scope};
+use switchyard_sync::{Scheduler, SchedulerConfig, SyncConfig, SyncEngine};
+
+/// Environment variable holding the master key specification.
+pub const MASTER_KEY_ENV: &str = "SWITCHYARD_MASTER_KEY";
+/// Environment variable holding an admin token to accept.
+pub const ADMIN_TOKEN_ENV: &str = "SWITCHYARD_ADMIN_TOKEN";
+
+/// The composed host.
+pub struct App {
+    pub store: Arc<Store>,
+    pub registry: Arc<Registry>,
+    pub connections: Connections,
+    pub tokens: Tokens,
+    pub engine: SyncEngine,
+    pub scheduler: Scheduler,
+}
+
+/// How to open the host.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    pub scheduler: SchedulerConfig,
+    pub sync: SyncConfig,
+}
+
+impl App {
+    /// Opens the host on a data directory.
+    pub async fn open(data_dir: &Path, options: AppOptions) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let store = Arc::new(
+            Store::open(&data_dir.join("db"))
+                .with_context(|| format!("opening the store in {}", data_dir.display()))?,
+        );
+        let vault = Arc::new(
+            Vault::open_or_create(data_dir, std::env::var(MASTER_KEY_ENV).ok().as_deref())
+                .context("loading the master key")?,
+        );
+        let runtime = Runtime::new(RuntimeConfig {
+            artifact_dir: Some(data_dir.join("artifacts")),
+            ..RuntimeConfig::default()
+        })?;
+        let registry = Arc::new(Registry::open(runtime, store.clone()).await?);
+        let tokens = Tokens::new(store.clone());
+        let connections = Connections::new(store.clone(), registry.clone(), vault, tokens.clone());
+        let engine = SyncEngine::new(
+            store.clone(),
+            registry.clone(),
+            connections.clone(),
+            options.sync,
+        );
+        let scheduler = Scheduler::new(engine.clone(), registry.clone(), options.scheduler);
+        let app = App {
+            store,
+            registry,
+            connections,
+            tokens,
+            engine,
+            scheduler,
+        };
+        app.mark_interrupted_runs()?;
+        Ok(app)
+    }
+
+    /// Runs left `running` by a process that died are marked `interrupted`;
+    /// their models resume from the last committed page on the next run.
+    fn mark_interrupted_runs(&self) -> anyhow::Result<()> {
+        for connection in self.store.list_connections()? {
+            for mut run in self.store.list_runs(&connection.id, None, 100)? {
+                if run.status == RunStatus::Running {
+                    run.status = RunStatus::Interrupted;
+                    self.store.put_run(&run)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sure an admin token exists: the one from the environment, or a
+    /// new one returned to be printed once.
+    pub fn ensure_admin_token(&self) -> anyhow::Result<Option<String>> {
+        if let Ok(secret) = std::env::var(ADMIN_TOKEN_ENV) {
+            anyhow::ensure!(
+                secret.starts_with(switchyard_control::tokens::ADMIN_PREFIX) && secret.len() >= 40,
+                "{ADMIN_TOKEN_ENV} must start with `sy_admin_` and be at least 40 characters"
+            );
+            self.tokens.ensure_admin_secret(&secret)?;
+            return Ok(None);
+        }
+        if self.tokens.has_admin_token()? {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.tokens.issue(None, vec![Scope::Admin], None)?.secret,
+        ))
+    }
+
+    /// The API's state.
+    pub fn api_state(&self) -> AppState {
+        AppState {
+            store: self.store.clone(),
+            registry: self.registry.clone(),
+            connections: self.connections.clone(),
+            tokens: self.tokens.clone(),
+            scheduler: self.scheduler.clone(),
+        }
+    }
+
+    /// Installs every `.wasm` component in `dir` (already installed ones are
+    /// skipped). Returns how many were new or updated.
+    pub async fn install_dir(&self, dir: &Path) -> anyhow::Result<usize> {
+        let mut installed = 0;
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let wasm = std::fs::read(&path)?;
+            match self.registry.install(&wasm).await {
+                Ok(record) => {
+                    tracing::info!(path = %path.display(), connector = %record.connector_id, version = %record.version, "installed");
+                    installed += 1;
+                }
+                Err(e) => tracing::warn!(path = %path.display(), "not installed: {e}"),
+            }
+        }
+        Ok(installed)
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve_api(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = switchyard_api::router(state);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,101 @@
+//! Key encoding. See `docs/storage.md`.
+//!
+//! Scoped keys start with length-prefixed parts (connection id, model) so a
+//! prefix scan never runs into a neighbour whose name merely starts the same
+//! way (`conn_1` and `conn_12`). The last part is raw bytes: record ids and
+//! big-endian sequence numbers sort naturally.
+
+/// Appends `part` with a one-byte length prefix. Parts are host-controlled
+/// identifiers (connection ids, model names) validated to be ≤ 255 bytes.
+fn push_part(key: &mut Vec<u8>, part: &str) {
+    let len = u8::try_from(part.len()).expect("key parts are validated to be at most 255 bytes");
+    key.push(len);
+    key.extend_from_slice(part.as_bytes());
+}
+
+/// `conn`, as a prefix of everything scoped to one connection.
+pub fn connection_prefix(connection: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(connection.len() + 1);
+    push_part(&mut key, connection);
+    key
+}
+
+/// `conn model`, as a prefix of everything scoped to one model of a connection.
+pub fn model_prefix(connection: &str, model: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(connection.len() + model.len() + 2);
+    push_part(&mut key, connection);
+    push_part(&mut key, model);
+    key
+}
+
+/// `conn model record_id`: a record.
+pub fn record(prefix: &[u8], record_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + record_id.len());
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(record_id.as_bytes());
+    key
+}
+
+/// `conn model seq`: a change feed entry.
+pub fn feed(prefix: &[u8], seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 8);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// `conn run_id`: a sync run.
+pub fn run(connection: &str, run_id: u64) -> Vec<u8> {
+    let mut key = connection_prefix(connection);
+    key.extend_from_slice(&run_id.to_be_bytes());
+    key
+}
+
+/// `conn model run_id record_id`: a quarantined record.
+pub fn quarantine(prefix: &[u8], run_id: u64, record_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 8 + record_id.len());
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&run_id.to_be_bytes());
+    key.extend_from_slice(record_id.as_bytes());
+    key
+}
+
+/// The smallest key greater than every key starting with `prefix`, for
+/// bounded range scans; `None` when no such key exists (all 0xFF).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_do_not_collide() {
+        let a = model_prefix("conn_1", "assets");
+        let b = model_prefix("conn_12", "assets");
+        assert!(!b.starts_with(&a));
+        assert!(!a.starts_with(&b));
+    }
+
+    #[test]
+    fn feed_keys_sort_by_sequence() {
+        let prefix = model_prefix("c", "m");
+        assert!(feed(&prefix, 255) < feed(&prefix, 256));
+        assert!(feed(&prefix, 1) < feed(&prefix, u64::MAX));
+    }
+
+    #[test]
+    fn prefix_end_bounds_the_prefix() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xFF]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xFF]), None);
+    }
+}

@@ -1,0 +1,248 @@
+//! The persisted types. Everything except records and feed entries is stored
+//! as JSON: small, rarely written, and readable when debugging.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// The current time in milliseconds.
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A record as stored: the connector's latest word on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Id at the source.
+    pub id: String,
+    /// Feed sequence number of the change that produced this state.
+    pub seq: u64,
+    /// When the source last modified it, if it said.
+    pub modified_at: Option<Millis>,
+    /// When the host stored this state.
+    pub synced_at: Millis,
+    /// A tombstone: the record was deleted at the source.
+    pub deleted: bool,
+    /// The record's JSON (empty for tombstones).
+    pub data: Vec<u8>,
+}
+
+/// One change to commit.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    /// Id at the source.
+    pub id: String,
+    /// Whether it is a deletion.
+    pub deleted: bool,
+    /// When the source modified it.
+    pub modified_at: Option<Millis>,
+    /// The record's JSON; empty for deletions.
+    pub data: Vec<u8>,
+}
+
+/// A record that failed validation, kept with the reason instead of stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedRecord {
+    /// Id at the source.
+    pub id: String,
+    /// The model it was meant for.
+    pub model: String,
+    /// The run that received it.
+    pub run_id: u64,
+    /// Why it was rejected.
+    pub reason: String,
+    /// The data as received (possibly truncated).
+    pub data: String,
+    /// When it was received.
+    pub received_at: Millis,
+}
+
+/// Where a model's sync stands. Written in the same batch as every page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The connector's cursor after the last committed page.
+    pub cursor: Option<String>,
+    /// Whether an initial sync is complete; until then runs are initial.
+    pub initial_complete: bool,
+    /// The lookback start of the initial sync in progress.
+    pub initial_since: Option<Millis>,
+    /// The next feed sequence number to assign.
+    pub next_seq: u64,
+    /// The run that committed last.
+    pub last_run_id: Option<u64>,
+    /// When a run of this model last succeeded.
+    pub last_success_at: Option<Millis>,
+}
+
+/// The kind of a sync run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// First sync of a model, over the lookback window.
+    Initial,
+    /// From the stored cursor.
+    Incremental,
+    /// An initial sync requested over an existing one (cursor reset).
+    FullResync,
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// In progress (or interrupted by a crash, until the next start).
+    Running,
+    /// Finished with every page committed.
+    Succeeded,
+    /// Stopped by an error.
+    Failed,
+    /// Stopped because the process went away mid-run.
+    Interrupted,
+}
+
+/// A retry within a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryRecord {
+    /// When the failure happened.
+    pub at: Millis,
+    /// The error code.
+    pub code: String,
+    /// The error message.
+    pub message: String,
+    /// How long the run waited before retrying.
+    pub wait_ms: u64,
+}
+
+/// An error as recorded on runs and shown by the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    /// Stable code.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
+/// One sync run of one model of one connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    /// Unique, increasing.
+    pub id: u64,
+    /// The connection synced.
+    pub connection_id: String,
+    /// The model synced.
+    pub model: String,
+    /// Initial, incremental or full resync.
+    pub kind: RunKind,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// When it started.
+    pub started_at: Millis,
+    /// When it ended.
+    pub finished_at: Option<Millis>,
+    /// Pages committed.
+    pub pages: u64,
+    /// Records written (created or updated).
+    pub records_upserted: u64,
+    /// Tombstones written.
+    pub records_deleted: u64,
+    /// Records rejected by validation.
+    pub records_quarantined: u64,
+    /// The connector version that ran.
+    pub connector_version: String,
+    /// The content hash of that version.
+    pub connector_hash: String,
+    /// Retries, in order.
+    pub retries: Vec<RetryRecord>,
+    /// Why it failed.
+    pub error: Option<ErrorRecord>,
+}
+
+/// What a connection is doing, as far as syncing and reads are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// Created, not yet authenticated.
+    Pending,
+    /// Syncing normally.
+    Active,
+    /// Renewing its session after a 401.
+    Refreshing,
+    /// Credentials changed at the source: the customer must reconnect.
+    RequiresReauth,
+    /// Working, but with repeated failures or a forbidden model.
+    Degraded,
+    /// Stopped by a configuration or permanent error.
+    Error,
+    /// Paused by an operator.
+    Paused,
+    /// Switched off; kept for its data.
+    Disabled,
+}
+
+/// A customer's connection to a source system through a connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// `conn_…`.
+    pub id: String,
+    /// The connector's id (`demo-cmms`).
+    pub connector_id: String,
+    /// A version pinned by the operator; `None` follows the active version.
+    #[serde(default)]
+    pub pinned_version: Option<String>,
+    /// Non-secret settings.
+    pub settings: BTreeMap<String, String>,
+    /// Credentials and session, sealed (encrypted); never stored in clear.
+    #[serde(default)]
+    pub sealed_secrets: Option<String>,
+    /// Current status.
+    pub status: ConnectionStatus,
+    /// Days the initial sync reaches back.
+    pub lookback_days: u32,
+    /// Seconds between incremental syncs, per model (`*` for the default).
+    #[serde(default)]
+    pub sync_interval_secs: BTreeMap<String, u64>,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it last changed.
+    pub updated_at: Millis,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Read records, the change feed, runs and health of its connection.
+    Read,
+    /// Trigger syncs and (later) write to the source through actions.
+    Write,
+    /// Everything, on every connection and connector.
+    Admin,
+}
+
+/// An API token. Only the SHA-256 of its secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// `tok_…`, safe to show and log.
+    pub id: String,
+    /// SHA-256 of the secret, hex.
+    pub hash: String,
+    /// The first characters of the secret, to recognise it in a list.
+    pub display_prefix: String,
+    /// The connection it is scoped to; `None` for admin tokens.
+    pub connection_id: Option<String>,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// When it was issued.
+    pub created_at: Millis,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Millis>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Millis>,
+    /// Why it was revoked.
+    #[serde(default)]
+    pub revoked_reason: Option<String>,
+}

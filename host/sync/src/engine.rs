@@ -1,0 +1,613 @@
+//! Sync runs: one model of one connection, page by page, from its stored
+//! cursor to the end of what the source has.
+
+use crate::policy::{Action, Attempts, Outcome, RetryPolicy};
+use crate::records::RecordValidator;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchyard_control::connections::{ConnectionSecrets, connection_config};
+use switchyard_control::{ConnectionError, Connections, Registry, RegistryError};
+use switchyard_runtime::types::{
+    CallContext, ChangePage, ChangeRequest, ConnectorError, FieldValue,
+};
+use switchyard_runtime::{CallEnv, CallError, ConnectorComponent};
+use switchyard_store::model::*;
+use switchyard_store::{PageCommit, Store, StoreError};
+
+/// Pages with no changes and an unchanged cursor tolerated while the
+/// connector says it has more: a connector that never advances is stopped.
+const MAX_STALLED_PAGES: u32 = 3;
+
+/// Refresh a session this long before it expires.
+const REFRESH_AHEAD_MS: i64 = 60_000;
+
+/// Sync settings.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Changes asked for per page.
+    pub page_size: u32,
+    /// What to do about failures.
+    pub retry: RetryPolicy,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            page_size: 500,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Forget the cursor and sync the lookback window again.
+    pub full_resync: bool,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// A run of the same connection and model is in progress.
+    #[error("a sync of {model} on {connection_id} is already running")]
+    AlreadyRunning {
+        /// The connection.
+        connection_id: String,
+        /// The model.
+        model: String,
+    },
+    /// The connection's status does not allow syncing.
+    #[error("connection {connection_id} is {status:?}: {hint}")]
+    NotSyncable {
+        /// The connection.
+        connection_id: String,
+        /// Its status.
+        status: ConnectionStatus,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// The connector does not offer this model.
+    #[error("the connector has no model `{0}`")]
+    UnknownModel(String),
+    /// The connection cannot be read or used.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    /// The connector cannot be resolved.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::AlreadyRunning { .. } => "sync_already_running",
+            SyncError::NotSyncable {
+                status: ConnectionStatus::RequiresReauth,
+                ..
+            } => "connection_requires_reauthorization",
+            SyncError::NotSyncable { .. } => "connection_not_syncable",
+            SyncError::UnknownModel(_) => "model_not_found",
+            SyncError::Connection(ConnectionError::NotFound(_)) => "connection_not_found",
+            SyncError::Connection(_) => "connection_unusable",
+            SyncError::Registry(e) => e.code(),
+            SyncError::Store(_) => "internal_error",
+        }
+    }
+}
+
+/// Hears about a run's progress, for progress bars and metrics.
+pub trait RunObserver: Send + Sync {
+    /// A page was committed; `run` has the new totals.
+    fn page_committed(&self, run: &Run) {
+        let _ = run;
+    }
+
+    /// The run will retry after a failure.
+    fn retrying(&self, run: &Run, retry: &RetryRecord) {
+        let _ = (run, retry);
+    }
+}
+
+/// Runs syncs.
+#[derive(Clone)]
+pub struct SyncEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    registry: Arc<Registry>,
+    connections: Connections,
+    config: SyncConfig,
+    validator: RecordValidator,
+    /// (connection, model) pairs with a run in progress.
+    running: Mutex<HashSet<(String, String)>>,
+}
+
+/// Releases a (connection, model) claim when the run ends, however it ends.
+struct Claim {
+    inner: Arc<Inner>,
+    key: (String, String),
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+    }
+}
+
+/// A failed run's error and its effect on the connection.
+struct RunFailure {
+    error: ErrorRecord,
+    outcome: Outcome,
+    requires_reauth: bool,
+}
+
+impl RunFailure {
+    fn of(error: &CallError, outcome: Outcome) -> Self {
+        RunFailure {
+            error: ErrorRecord {
+                code: error.code().to_string(),
+                message: error.to_string(),
+            },
+            outcome,
+            requires_reauth: false,
+        }
+    }
+
+    fn host(code: &str, message: String) -> Self {
+        RunFailure {
+            error: ErrorRecord {
+                code: code.to_string(),
+                message,
+            },
+            outcome: Outcome::RunFailed,
+            requires_reauth: false,
+        }
+    }
+}
+
+impl From<StoreError> for RunFailure {
+    fn from(e: StoreError) -> Self {
+        RunFailure::host("internal_error", format!("storage failed: {e}"))
+    }
+}
+
+/// Everything one run works with.
+struct RunContext<'a> {
+    connection: &'a Connection,
+    component: &'a ConnectorComponent,
+    secrets: ConnectionSecrets,
+    env: CallEnv,
+    observer: Option<&'a dyn RunObserver>,
+}
+
+impl SyncEngine {
+    /// An engine over the control plane and store.
+    pub fn new(
+        store: Arc<Store>,
+        registry: Arc<Registry>,
+        connections: Connections,
+        config: SyncConfig,
+    ) -> Self {
+        SyncEngine {
+            inner: Arc::new(Inner {
+                store,
+                registry,
+                connections,
+                config,
+                validator: RecordValidator::default(),
+                running: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    /// The store the engine writes to.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    /// The connections the engine syncs.
+    pub fn connections(&self) -> &Connections {
+        &self.inner.connections
+    }
+
+    /// Whether a run of this model is in progress.
+    pub fn is_running(&self, connection_id: &str, model: &str) -> bool {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&(connection_id.to_string(), model.to_string()))
+    }
+
+    fn claim(&self, connection_id: &str, model: &str) -> Result<Claim, SyncError> {
+        let key = (connection_id.to_string(), model.to_string());
+        let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
+        if !running.insert(key.clone()) {
+            return Err(SyncError::AlreadyRunning {
+                connection_id: key.0,
+                model: key.1,
+            });
+        }
+        Ok(Claim {
+            inner: self.inner.clone(),
+            key,
+        })
+    }
+
+    /// Syncs every model of a connection, one after the other.
+    pub async fn sync_connection(
+        &self,
+        connection_id: &str,
+        options: RunOptions,
+        observer: Option<&dyn RunObserver>,
+    ) -> Result<Vec<Run>, SyncError> {
+        let connection = self.inner.connections.get(connection_id)?;
+        let component = self
+            .inner
+            .registry
+            .resolve(
+                &connection.connector_id,
+                connection.pinned_version.as_deref(),
+            )
+            .await?;
+        let mut runs = Vec::new();
+        for model in &component.info().models {
+            runs.push(
+                self.sync_model(connection_id, &model.name, options, observer)
+                    .await?,
+            );
+        }
+        Ok(runs)
+    }
+
+    /// Syncs one model of a connection: an initial sync until one completes,
+    /// incremental syncs after that. Returns the finished run, succeeded or
+    /// failed; an error means no run could start.
+    pub async fn sync_model(
+        &self,
+        connection_id: &str,
+        model: &str,
+        options: RunOptions,
+        observer: Option<&dyn RunObserver>,
+    ) -> Result<Run, SyncError> {
+        let _claim = self.claim(connection_id, model)?;
+        let inner = &self.inner;
+        let connection = inner.connections.get(connection_id)?;
+        let hint = crate::scheduler::not_syncable_hint(connection.status);
+        if let Some(hint) = hint {
+            return Err(SyncError::NotSyncable {
+                connection_id: connection_id.to_string(),
+                status: connection.status,
+                hint,
+            });
+        }
+        let component = inner
+            .registry
+            .resolve(
+                &connection.connector_id,
+                connection.pinned_version.as_deref(),
+            )
+            .await?;
+        if !component.info().models.iter().any(|m| m.name == model) {
+            return Err(SyncError::UnknownModel(model.to_string()));
+        }
+
+        let mut state = inner
+            .store
+            .sync_state(connection_id, model)?
+            .unwrap_or_default();
+        let kind = if options.full_resync {
+            state = SyncState {
+                next_seq: state.next_seq,
+                ..SyncState::default()
+            };
+            inner.store.put_sync_state(connection_id, model, &state)?;
+            RunKind::FullResync
+        } else if state.initial_complete {
+            RunKind::Incremental
+        } else {
+            RunKind::Initial
+        };
+        let mut run = Run {
+            id: inner.store.next_run_id()?,
+            connection_id: connection_id.to_string(),
+            model: model.to_string(),
+            kind,
+            status: RunStatus::Running,
+            started_at: now_ms(),
+            finished_at: None,
+            pages: 0,
+            records_upserted: 0,
+            records_deleted: 0,
+            records_quarantined: 0,
+            connector_version: component.info().version.clone(),
+            connector_hash: component.hash().to_string(),
+            retries: Vec::new(),
+            error: None,
+        };
+        inner.store.put_run(&run)?;
+        tracing::info!(run = run.id, connection = connection_id, model, ?kind, version = %run.connector_version, "sync run started");
+
+        let secrets = inner.connections.secrets(&connection)?;
+        let env = inner
+            .connections
+            .call_env(&component, &connection.settings, &secrets)?;
+        let mut context = RunContext {
+            connection: &connection,
+            component: &component,
+            secrets,
+            env,
+            observer,
+        };
+        let result = self.pages(&mut context, &mut run, &mut state).await;
+
+        run.finished_at = Some(now_ms());
+        match result {
+            Ok(()) => {
+                run.status = RunStatus::Succeeded;
+                let mut state = inner
+                    .store
+                    .sync_state(connection_id, model)?
+                    .unwrap_or(state);
+                state.last_success_at = run.finished_at;
+                inner.store.put_sync_state(connection_id, model, &state)?;
+            }
+            Err(failure) => {
+                run.status = RunStatus::Failed;
+                let status = match failure.outcome {
+                    _ if failure.requires_reauth => Some(ConnectionStatus::RequiresReauth),
+                    Outcome::Forbidden => Some(ConnectionStatus::Degraded),
+                    Outcome::ConfigError => Some(ConnectionStatus::Error),
+                    Outcome::RunFailed => None,
+                };
+                if let Some(status) = status {
+                    inner
+                        .connections
+                        .set_status(connection_id, status, &failure.error.message)?;
+                }
+                run.error = Some(failure.error);
+            }
+        }
+        inner.store.put_run(&run)?;
+        tracing::info!(
+            run = run.id,
+            status = ?run.status,
+            pages = run.pages,
+            upserted = run.records_upserted,
+            deleted = run.records_deleted,
+            error = run.error.as_ref().map(|e| e.code.as_str()),
+            "sync run finished"
+        );
+        Ok(run)
+    }
+
+    async fn pages(
+        &self,
+        cx: &mut RunContext<'_>,
+        run: &mut Run,
+        state: &mut SyncState,
+    ) -> Result<(), RunFailure> {
+        let inner = &self.inner;
+        let policy = &inner.config.retry;
+        let settings = field_values(&cx.connection.settings);
+        let mut attempts = Attempts::default();
+        let mut stalled = 0;
+        loop {
+            let session_expiring = cx
+                .secrets
+                .session
+                .as_ref()
+                .and_then(|s| s.expires_at)
+                .is_some_and(|at| at <= now_ms() + REFRESH_AHEAD_MS);
+            if session_expiring {
+                self.refresh(cx, run).await?;
+            }
+            let since = state
+                .cursor
+                .is_none()
+                .then(|| now_ms() - i64::from(cx.connection.lookback_days) * 86_400_000);
+            let request = ChangeRequest {
+                model: run.model.clone(),
+                cursor: state.cursor.clone(),
+                since,
+                page_size: inner.config.page_size,
+            };
+            let context = CallContext {
+                settings: settings.clone(),
+                session: cx.secrets.session.as_ref().map(Into::into).unwrap_or(
+                    switchyard_runtime::types::Session {
+                        data: String::new(),
+                        expires_at: None,
+                    },
+                ),
+            };
+            let error = match cx.component.list_changes(&cx.env, &context, &request).await {
+                Ok(page) => {
+                    attempts = Attempts {
+                        restarted: attempts.restarted,
+                        ..Attempts::default()
+                    };
+                    let progressed =
+                        !page.changes.is_empty() || state.cursor.as_deref() != Some(&page.cursor);
+                    let has_more = page.has_more;
+                    self.commit(run, state, page).await?;
+                    if let Some(observer) = cx.observer {
+                        observer.page_committed(run);
+                    }
+                    if !has_more {
+                        return Ok(());
+                    }
+                    stalled = if progressed { 0 } else { stalled + 1 };
+                    if stalled >= MAX_STALLED_PAGES {
+                        return Err(RunFailure::host(
+                            "plugin_no_progress",
+                            format!(
+                                "the connector returned {MAX_STALLED_PAGES} empty pages without moving its cursor while saying it had more"
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+                Err(error) => error,
+            };
+            match policy.decide(&error, &mut attempts) {
+                Action::Retry(wait) => {
+                    self.record_retry(cx, run, &error, wait)?;
+                    tokio::time::sleep(wait).await;
+                }
+                Action::Refresh => {
+                    self.record_retry(cx, run, &error, Duration::ZERO)?;
+                    self.refresh(cx, run).await?;
+                }
+                Action::RestartInitial => {
+                    self.record_retry(cx, run, &error, Duration::ZERO)?;
+                    *state = SyncState {
+                        next_seq: state.next_seq,
+                        ..SyncState::default()
+                    };
+                    inner
+                        .store
+                        .put_sync_state(&run.connection_id, &run.model, state)?;
+                    run.kind = RunKind::FullResync;
+                }
+                Action::Fail(outcome) => {
+                    let mut failure = RunFailure::of(&error, outcome);
+                    if matches!(error, CallError::Connector(ConnectorError::Unauthorized(_))) {
+                        failure.requires_reauth = true;
+                    }
+                    return Err(failure);
+                }
+            }
+        }
+    }
+
+    /// Validates a page and commits it with its cursor in one write.
+    async fn commit(
+        &self,
+        run: &mut Run,
+        state: &mut SyncState,
+        page: ChangePage,
+    ) -> Result<(), RunFailure> {
+        let checked = self
+            .inner
+            .validator
+            .check(&run.model, run.id, page.changes)
+            .map_err(|message| RunFailure::host("plugin_invalid_output", message))?;
+        let completes_initial = !page.has_more && !state.initial_complete;
+        run.pages += 1;
+        run.records_upserted += checked.upserted;
+        run.records_deleted += checked.deleted;
+        run.records_quarantined += checked.quarantined.len() as u64;
+        let store = self.inner.store.clone();
+        let (run_copy, state_copy) = (run.clone(), state.clone());
+        let cursor = page.cursor;
+        *state = tokio::task::spawn_blocking(move || {
+            store.commit_page(PageCommit {
+                connection_id: &run_copy.connection_id,
+                model: &run_copy.model,
+                changes: &checked.changes,
+                quarantined: &checked.quarantined,
+                state: &state_copy,
+                cursor: &cursor,
+                completes_initial,
+                run: &run_copy,
+            })
+        })
+        .await
+        .map_err(|e| RunFailure::host("internal_error", format!("commit task failed: {e}")))??;
+        Ok(())
+    }
+
+    /// Renews the session with the connector's `refresh`. An unauthorized or
+    /// invalid-config answer means the credentials no longer work: the
+    /// connection requires reauthorization.
+    async fn refresh(&self, cx: &mut RunContext<'_>, run: &mut Run) -> Result<(), RunFailure> {
+        let inner = &self.inner;
+        let config = connection_config(&cx.connection.settings, &cx.secrets.credentials);
+        let session = cx.secrets.session.as_ref().map(Into::into).unwrap_or(
+            switchyard_runtime::types::Session {
+                data: String::new(),
+                expires_at: None,
+            },
+        );
+        let mut attempts = Attempts::default();
+        loop {
+            match cx.component.refresh(&cx.env, &config, &session).await {
+                Ok(session) => {
+                    inner
+                        .connections
+                        .save_session(&cx.connection.id, session.clone())
+                        .map_err(|e| RunFailure::host("internal_error", e.to_string()))?;
+                    cx.secrets.session = Some(session.into());
+                    cx.env.secrets = Arc::new(cx.secrets.redaction_set());
+                    return Ok(());
+                }
+                Err(
+                    error @ CallError::Connector(
+                        ConnectorError::Unauthorized(_) | ConnectorError::InvalidConfig(_),
+                    ),
+                ) => {
+                    let mut failure = RunFailure::of(&error, Outcome::RunFailed);
+                    failure.requires_reauth = true;
+                    failure.error.code = "connection_requires_reauthorization".into();
+                    failure.error.message = format!(
+                        "the source no longer accepts this connection's credentials ({error}); the customer must reconnect"
+                    );
+                    return Err(failure);
+                }
+                Err(error) => match inner.config.retry.decide(&error, &mut attempts) {
+                    Action::Retry(wait) => {
+                        self.record_retry(cx, run, &error, wait)?;
+                        tokio::time::sleep(wait).await;
+                    }
+                    _ => return Err(RunFailure::of(&error, Outcome::RunFailed)),
+                },
+            }
+        }
+    }
+
+    fn record_retry(
+        &self,
+        cx: &RunContext<'_>,
+        run: &mut Run,
+        error: &CallError,
+        wait: Duration,
+    ) -> Result<(), RunFailure> {
+        let retry = RetryRecord {
+            at: now_ms(),
+            code: error.code().to_string(),
+            message: error.to_string(),
+            wait_ms: wait.as_millis() as u64,
+        };
+        tracing::warn!(run = run.id, code = %retry.code, wait_ms = retry.wait_ms, "retrying: {}", retry.message);
+        if let Some(observer) = cx.observer {
+            observer.retrying(run, &retry);
+        }
+        run.retries.push(retry);
+        self.inner.store.put_run(run)?;
+        Ok(())
+    }
+}
+
+/// Settings of a connection, as the contract's field values.
+pub fn field_values(settings: &BTreeMap<String, String>) -> Vec<FieldValue> {
+    settings
+        .iter()
+        .map(|(name, value)| FieldValue {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}

@@ -1,0 +1,264 @@
+//! The scheduler: runs each model of each syncable connection at its
+//! interval, with jitter, under a global and a per-source-host concurrency
+//! limit, never two runs of the same connection and model at once.
+
+use crate::engine::{RunOptions, SyncEngine, SyncError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchyard_control::Registry;
+use switchyard_runtime::authority_of_url;
+use switchyard_store::model::{Connection, ConnectionStatus};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Scheduler settings.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Interval between runs of a model, unless the connection sets one.
+    pub default_interval: Duration,
+    /// Random spread added to each interval, as a fraction of it, so many
+    /// connections created together do not sync in lockstep.
+    pub jitter: f64,
+    /// Runs in progress at once, across all connections.
+    pub max_concurrent_runs: usize,
+    /// Runs in progress at once against one source host.
+    pub max_runs_per_host: usize,
+    /// How often the scheduler looks for due work.
+    pub tick: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            default_interval: Duration::from_secs(15 * 60),
+            jitter: 0.1,
+            max_concurrent_runs: 8,
+            max_runs_per_host: 2,
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Starts runs: on schedule, and on demand.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: SyncEngine,
+    registry: Arc<Registry>,
+    config: SchedulerConfig,
+    global: Arc<Semaphore>,
+    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// When each (connection, model) is next due.
+    due: Mutex<HashMap<(String, String), Instant>>,
+}
+
+impl Scheduler {
+    /// A scheduler over `engine`.
+    pub fn new(engine: SyncEngine, registry: Arc<Registry>, config: SchedulerConfig) -> Self {
+        Scheduler {
+            inner: Arc::new(Inner {
+                global: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1))),
+                engine,
+                registry,
+                config,
+                per_host: Mutex::new(HashMap::new()),
+                due: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The engine runs go through.
+    pub fn engine(&self) -> &SyncEngine {
+        &self.inner.engine
+    }
+
+    /// Checks that `connection_id` can sync `model` (or all its models) and
+    /// starts those runs in the background. Returns the models started;
+    /// models already running are skipped.
+    pub async fn trigger(
+        &self,
+        connection_id: &str,
+        model: Option<&str>,
+        options: RunOptions,
+    ) -> Result<Vec<String>, SyncError> {
+        let connection = self.inner.engine.connections().get(connection_id)?;
+        if let Some(hint) = not_syncable_hint(connection.status) {
+            return Err(SyncError::NotSyncable {
+                connection_id: connection_id.to_string(),
+                status: connection.status,
+                hint,
+            });
+        }
+        let component = self
+            .inner
+            .registry
+            .resolve(
+                &connection.connector_id,
+                connection.pinned_version.as_deref(),
+            )
+            .await?;
+        let models: Vec<String> = match model {
+            Some(model) => {
+                if !component.info().models.iter().any(|m| m.name == model) {
+                    return Err(SyncError::UnknownModel(model.to_string()));
+                }
+                vec![model.to_string()]
+            }
+            None => component
+                .info()
+                .models
+                .iter()
+                .map(|m| m.name.clone())
+                .collect(),
+        };
+        let mut started = Vec::new();
+        for model in models {
+            if !self.inner.engine.is_running(connection_id, &model) {
+                self.spawn(&connection, model.clone(), options);
+                started.push(model);
+            }
+        }
+        Ok(started)
+    }
+
+    /// Runs the schedule until `shutdown` resolves. Every model of every
+    /// syncable connection is due at start (with jitter), so syncs
+    /// interrupted by a restart resume at once.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut ticker = tokio::time::interval(self.inner.config.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = ticker.tick() => {}
+            }
+            if let Err(e) = self.start_due().await {
+                tracing::warn!("scheduler: {e}");
+            }
+        }
+    }
+
+    async fn start_due(&self) -> Result<(), SyncError> {
+        let now = Instant::now();
+        for connection in self.inner.engine.connections().list()? {
+            if not_syncable_hint(connection.status).is_some() {
+                continue;
+            }
+            let Ok(component) = self
+                .inner
+                .registry
+                .resolve(
+                    &connection.connector_id,
+                    connection.pinned_version.as_deref(),
+                )
+                .await
+            else {
+                continue;
+            };
+            for model in &component.info().models {
+                let key = (connection.id.clone(), model.name.clone());
+                let due = {
+                    let mut due = self.inner.due.lock().unwrap_or_else(|e| e.into_inner());
+                    let at = *due
+                        .entry(key.clone())
+                        .or_insert_with(|| now + self.jittered(Duration::from_secs(1)));
+                    at <= now
+                };
+                if due && !self.inner.engine.is_running(&key.0, &key.1) {
+                    self.spawn(&connection, key.1, RunOptions::default());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(&self, connection: &Connection, model: String, options: RunOptions) {
+        let scheduler = self.clone();
+        let interval = connection
+            .sync_interval_secs
+            .get(&model)
+            .or_else(|| connection.sync_interval_secs.get("*"))
+            .map_or(self.inner.config.default_interval, |s| {
+                Duration::from_secs(*s)
+            });
+        let host = source_host(connection);
+        let connection_id = connection.id.clone();
+        // Marked as not due until the run ends and sets its next time.
+        self.set_due(
+            &connection_id,
+            &model,
+            Instant::now() + Duration::from_secs(365 * 86_400),
+        );
+        tokio::spawn(async move {
+            let inner = &scheduler.inner;
+            let host_limit = inner
+                .per_host
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(inner.config.max_runs_per_host.max(1))))
+                .clone();
+            let _global = inner.global.clone().acquire_owned().await;
+            let _host = host_limit.acquire_owned().await;
+            match inner
+                .engine
+                .sync_model(&connection_id, &model, options, None)
+                .await
+            {
+                Ok(_) | Err(SyncError::AlreadyRunning { .. }) => {}
+                Err(e) => {
+                    tracing::warn!(connection = %connection_id, model, "sync not started: {e}")
+                }
+            }
+            scheduler.set_due(
+                &connection_id,
+                &model,
+                Instant::now() + scheduler.jittered(interval),
+            );
+        });
+    }
+
+    fn set_due(&self, connection_id: &str, model: &str, at: Instant) {
+        self.inner
+            .due
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((connection_id.to_string(), model.to_string()), at);
+    }
+
+    fn jittered(&self, interval: Duration) -> Duration {
+        interval.mul_f64(1.0 + rand::random::<f64>() * self.inner.config.jitter)
+    }
+}
+
+/// Why a connection in `status` cannot sync, if it cannot.
+pub(crate) fn not_syncable_hint(status: ConnectionStatus) -> Option<&'static str> {
+    match status {
+        ConnectionStatus::Active | ConnectionStatus::Degraded | ConnectionStatus::Refreshing => {
+            None
+        }
+        ConnectionStatus::RequiresReauth => Some("the customer must reconnect it"),
+        ConnectionStatus::Pending => Some("it has not been authenticated yet"),
+        ConnectionStatus::Error => Some("fix its configuration and reconnect it"),
+        ConnectionStatus::Paused => Some("resume it first"),
+        ConnectionStatus::Disabled => Some("it is disabled"),
+    }
+}
+
+/// The source host a connection talks to: the authority of its first URL
+/// setting, or its connector id when it has none.
+fn source_host(connection: &Connection) -> String {
+    connection
+        .settings
+        .values()
+        .find_map(|value| authority_of_url(value))
+        .map_or_else(
+            || connection.connector_id.clone(),
+            |(host, port)| format!("{host}:{port}"),
+        )
+}
