@@ -2,6 +2,7 @@
 
 mod app;
 mod demo;
+mod sync_cli;
 
 use anyhow::Context;
 use app::{App, AppOptions};
@@ -37,6 +38,8 @@ enum Command {
     /// Run a complete demo: a demo CMMS, its connector, a connection, an
     /// initial sync, and the API serving the records.
     Demo(demo::DemoArgs),
+    /// Run a sync in the foreground with a progress bar, then print a summary.
+    Sync(sync_cli::SyncArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +53,55 @@ struct ServeArgs {
     /// Install every connector component found in this folder at start.
     #[arg(long)]
     plugins_dir: Option<PathBuf>,
+    #[command(flatten)]
+    sync: SyncFlags,
+}
+
+/// How the host syncs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SyncFlags {
+    /// Seconds between syncs of a model, unless its connection sets its own.
+    #[arg(long, default_value_t = 900, env = "SWITCHYARD_SYNC_INTERVAL_SECS")]
+    sync_interval_secs: u64,
+    /// Changes asked for per page.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000), env = "SWITCHYARD_PAGE_SIZE")]
+    page_size: u32,
+    /// Sync runs in progress at once, across all connections.
+    #[arg(long, default_value_t = 8, env = "SWITCHYARD_MAX_CONCURRENT_RUNS")]
+    max_concurrent_runs: usize,
+    /// Sync runs in progress at once against one source host.
+    #[arg(long, default_value_t = 2, env = "SWITCHYARD_MAX_RUNS_PER_HOST")]
+    max_runs_per_host: usize,
+    /// Days tombstones and quarantined records are kept.
+    #[arg(long, default_value_t = 30, env = "SWITCHYARD_RETENTION_DAYS")]
+    retention_days: u64,
+    /// Seconds between retention purges.
+    #[arg(
+        long,
+        default_value_t = 3600,
+        env = "SWITCHYARD_MAINTENANCE_INTERVAL_SECS"
+    )]
+    maintenance_interval_secs: u64,
+}
+
+impl SyncFlags {
+    fn options(&self) -> AppOptions {
+        use std::time::Duration;
+        AppOptions {
+            scheduler: switchyard_sync::SchedulerConfig {
+                default_interval: Duration::from_secs(self.sync_interval_secs.max(1)),
+                max_concurrent_runs: self.max_concurrent_runs.max(1),
+                max_runs_per_host: self.max_runs_per_host.max(1),
+                retention: Duration::from_secs(self.retention_days.saturating_mul(86_400)),
+                maintenance_every: Duration::from_secs(self.maintenance_interval_secs.max(1)),
+                ..Default::default()
+            },
+            sync: switchyard_sync::SyncConfig {
+                page_size: self.page_size,
+                ..Default::default()
+            },
+        }
+    }
 }
 
 fn init_tracing(format: LogFormat, default: &str) {
@@ -79,11 +131,15 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(cli.log_format, "warn");
             demo::run(args).await
         }
+        Command::Sync(args) => {
+            init_tracing(cli.log_format, "warn");
+            sync_cli::run(args).await
+        }
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let app = App::open(&args.data_dir, AppOptions::default()).await?;
+    let app = App::open(&args.data_dir, args.sync.options()).await?;
     if let Some(secret) = app.ensure_admin_token()? {
         // Shown once: only its hash is stored.
         eprintln!(

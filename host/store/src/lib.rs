@@ -147,6 +147,17 @@ pub struct FeedPage {
     pub has_more: bool,
 }
 
+/// What [`Store::purge`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Tombstones past retention.
+    pub tombstones: u64,
+    /// Superseded feed entries.
+    pub feed_entries: u64,
+    /// Quarantined records past retention.
+    pub quarantined: u64,
+}
+
 /// The embedded RocksDB store.
 pub struct Store {
     db: DB,
@@ -423,6 +434,76 @@ impl Store {
         })
     }
 
+    /// Removes what the retention period lets go of, for one model: feed
+    /// entries superseded by a later change of their record (readers skip
+    /// them anyway), tombstones stored before `cutoff` with their feed
+    /// entries, and quarantined records received before `cutoff`.
+    ///
+    /// The caller must hold the model's sync claim: a run writing the same
+    /// records concurrently could otherwise lose a fresh upsert.
+    pub fn purge(&self, connection_id: &str, model: &str, cutoff: Millis) -> Result<PurgeReport> {
+        const CHUNK: usize = 1000;
+        let prefix = keys::model_prefix(connection_id, model);
+        let (records_cf, feed_cf, quarantine_cf) = (
+            self.cf(cf::RECORDS),
+            self.cf(cf::FEED),
+            self.cf(cf::QUARANTINE),
+        );
+        let mut report = PurgeReport::default();
+        let mut batch = WriteBatch::default();
+        let mut pending = 0;
+        for item in self.db.prefix_iterator_cf(feed_cf, &prefix) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let seq = codec::decode_u64(&key[prefix.len()..])?;
+            let id = codec::decode_feed_entry(&value)?;
+            let record_key = keys::record(&prefix, &id);
+            let record = match self.db.get_pinned_cf(records_cf, &record_key)? {
+                Some(value) => Some(codec::decode_record(id, &value)?),
+                None => None,
+            };
+            match record {
+                Some(record) if record.seq == seq => {
+                    if record.deleted && record.synced_at < cutoff {
+                        batch.delete_cf(records_cf, &record_key);
+                        batch.delete_cf(feed_cf, &key);
+                        report.tombstones += 1;
+                        pending += 2;
+                    }
+                }
+                _ => {
+                    batch.delete_cf(feed_cf, &key);
+                    report.feed_entries += 1;
+                    pending += 1;
+                }
+            }
+            if pending >= CHUNK {
+                self.db.write(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        for item in self.db.prefix_iterator_cf(quarantine_cf, &prefix) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let record: QuarantinedRecord = serde_json::from_slice(&value)?;
+            if record.received_at < cutoff {
+                batch.delete_cf(quarantine_cf, &key);
+                report.quarantined += 1;
+                pending += 1;
+            }
+            if pending >= CHUNK {
+                self.db.write(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        self.db.write(batch)?;
+        Ok(report)
+    }
+
     /// Counts a model's records (live and tombstones) by scanning.
     pub fn count_records(&self, connection_id: &str, model: &str) -> Result<(u64, u64)> {
         let prefix = keys::model_prefix(connection_id, model);
@@ -574,6 +655,20 @@ impl Store {
             format!("doc/{prefix}").as_bytes(),
             usize::MAX,
         )
+    }
+
+    /// Writes `pairs` into the records family as one plain `WriteBatch`, with
+    /// the same options as page commits: the baseline the ingest benchmark
+    /// compares [`Store::commit_page`] against. Not for production use.
+    #[doc(hidden)]
+    pub fn write_raw_records(&self, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        let records = self.cf(cf::RECORDS);
+        for (key, value) in pairs {
+            batch.put_cf(records, key, value);
+        }
+        self.db.write(batch)?;
+        Ok(())
     }
 
     // --- JSON helpers ------------------------------------------------------
