@@ -2,6 +2,7 @@
 //! session, and a status.
 
 use crate::registry::{Registry, RegistryError};
+use crate::request_log::RequestLog;
 use crate::tokens::{IssuedToken, Tokens};
 use crate::vault::{Vault, VaultError, random_bytes};
 use serde::{Deserialize, Serialize};
@@ -86,6 +87,9 @@ pub struct NewConnection {
     pub credentials: BTreeMap<String, String>,
     /// Initial sync lookback; the default when `None`.
     pub lookback_days: Option<u32>,
+    /// The API request creating it, so the request log links the
+    /// connector's authentication requests to it.
+    pub request_id: Option<String>,
 }
 
 /// A connection operation that failed.
@@ -126,6 +130,8 @@ pub struct Connections {
     /// Serializes read-modify-write updates of connection documents, so two
     /// runs of one connection cannot lose each other's change.
     writing: Arc<Mutex<()>>,
+    /// Where connector calls' outbound requests are logged.
+    request_log: Option<RequestLog>,
 }
 
 /// A new connection id: `conn_` and 80 random bits in hex.
@@ -147,7 +153,19 @@ impl Connections {
             vault,
             tokens,
             writing: Arc::new(Mutex::new(())),
+            request_log: None,
         }
+    }
+
+    /// Logs the outbound requests of connector calls made for connections.
+    pub fn with_request_log(mut self, log: RequestLog) -> Self {
+        self.request_log = Some(log);
+        self
+    }
+
+    /// The request log, if one is attached.
+    pub fn request_log(&self) -> Option<&RequestLog> {
+        self.request_log.as_ref()
     }
 
     /// Creates a connection: checks the fields against the connector's
@@ -181,7 +199,10 @@ impl Connections {
             credentials,
             session: None,
         };
-        let env = self.call_env(&component, &settings, &secrets)?;
+        let mut env = self.call_env(&component, &settings, &secrets)?;
+        if let Some(log) = &self.request_log {
+            env.observer = Some(log.observer(Some(id.clone()), None, new.request_id.clone()));
+        }
         let session = component
             .authenticate(&env, &connection_config(&settings, &secrets.credentials))
             .await

@@ -112,7 +112,7 @@ impl ConnectorComponent {
 
     /// Calls `describe`.
     pub async fn describe(&self, env: &CallEnv) -> Result<ConnectorInfo, CallError> {
-        self.call(env, async |store, connector| {
+        self.call(env, "describe", async |store, connector| {
             connector
                 .switchyard_connector_source()
                 .call_describe(store)
@@ -129,7 +129,7 @@ impl ConnectorComponent {
         config: &ConnectionConfig,
     ) -> Result<Session, CallError> {
         let session = self
-            .call(env, async |store, connector| {
+            .call(env, "authenticate", async |store, connector| {
                 connector
                     .switchyard_connector_source()
                     .call_authenticate(store, config)
@@ -148,7 +148,7 @@ impl ConnectorComponent {
         session: &Session,
     ) -> Result<Session, CallError> {
         let session = self
-            .call(env, async |store, connector| {
+            .call(env, "refresh", async |store, connector| {
                 connector
                     .switchyard_connector_source()
                     .call_refresh(store, config, session)
@@ -168,7 +168,7 @@ impl ConnectorComponent {
         request: &ChangeRequest,
     ) -> Result<ChangePage, CallError> {
         let page = self
-            .call(env, async |store, connector| {
+            .call(env, "list-changes", async |store, connector| {
                 connector
                     .switchyard_connector_source()
                     .call_list_changes(store, context, request)
@@ -183,6 +183,7 @@ impl ConnectorComponent {
     async fn call<R>(
         &self,
         env: &CallEnv,
+        function: &'static str,
         invoke: impl AsyncFnOnce(
             &mut Store<PluginState>,
             &Connector,
@@ -191,7 +192,8 @@ impl ConnectorComponent {
         let runtime = &self.runtime.inner;
         let limits = env.limits;
         let budget = limits.time_budget();
-        let deadline = Instant::now() + budget;
+        let started = Instant::now();
+        let deadline = started + budget;
         let memory_cap = limits.memory_bytes.min(runtime.config.max_memory_bytes);
         let outbound = Arc::new(CallOutbound {
             client: runtime.outbound.clone(),
@@ -263,12 +265,23 @@ impl ConnectorComponent {
             .unwrap_or_else(|e| e.into_inner())
             .first()
             .cloned();
-        match (result, denied) {
+        let result = match (result, denied) {
             // The connector's own error would only say "request failed": the
             // host knows the real cause.
             (Err(CallError::Connector(_)), Some(host)) => Err(CallError::HostNotAllowed { host }),
             (result, _) => result,
-        }
+        };
+        let metrics = switchyard_telemetry::metrics();
+        let outcome = result.as_ref().map_or_else(|e| e.code(), |_| "ok");
+        metrics
+            .plugin_calls
+            .with_label_values(&[function, outcome])
+            .inc();
+        metrics
+            .plugin_call_duration
+            .with_label_values(&[function])
+            .observe(started.elapsed().as_secs_f64());
+        result
     }
 }
 

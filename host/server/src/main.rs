@@ -75,6 +75,12 @@ pub struct SyncFlags {
     /// Days tombstones and quarantined records are kept.
     #[arg(long, default_value_t = 30, env = "SWITCHYARD_RETENTION_DAYS")]
     retention_days: u64,
+    /// Hours request log entries are kept.
+    #[arg(long, default_value_t = 168, env = "SWITCHYARD_LOG_RETENTION_HOURS")]
+    log_retention_hours: u64,
+    /// Bytes of each request and response body kept in the request log.
+    #[arg(long, default_value_t = 4096, env = "SWITCHYARD_LOG_BODY_BYTES")]
+    log_body_bytes: usize,
     /// Seconds between retention purges.
     #[arg(
         long,
@@ -94,12 +100,14 @@ impl SyncFlags {
                 max_runs_per_host: self.max_runs_per_host.max(1),
                 retention: Duration::from_secs(self.retention_days.saturating_mul(86_400)),
                 maintenance_every: Duration::from_secs(self.maintenance_interval_secs.max(1)),
+                log_retention: Duration::from_secs(self.log_retention_hours.saturating_mul(3600)),
                 ..Default::default()
             },
             sync: switchyard_sync::SyncConfig {
                 page_size: self.page_size,
                 ..Default::default()
             },
+            log_body_bytes: self.log_body_bytes,
         }
     }
 }

@@ -269,14 +269,6 @@ fn run_from_api(value: &Value) -> anyhow::Result<Run> {
     })
 }
 
-/// The name the API uses for an enum value (`full_resync`).
-fn api_name(value: &impl serde::Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn print_summary(runs: &[Run]) {
     println!(
         "{:<14} {:<12} {:<10} {:>6} {:>9} {:>8} {:>11} {:>8} {:>11}",
@@ -296,8 +288,8 @@ fn print_summary(runs: &[Run]) {
         println!(
             "{:<14} {:<12} {:<10} {:>6} {:>9} {:>8} {:>11} {:>8.2} {:>11.0}",
             run.model,
-            api_name(&run.kind),
-            api_name(&run.status),
+            run.kind.as_str(),
+            run.status.as_str(),
             run.pages,
             run.records_upserted,
             run.records_deleted,

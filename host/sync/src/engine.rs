@@ -358,9 +358,12 @@ impl SyncEngine {
         tracing::info!(run = run.id, connection = connection_id, model, ?kind, version = %run.connector_version, "sync run started");
 
         let secrets = inner.connections.secrets(&connection)?;
-        let env = inner
+        let mut env = inner
             .connections
             .call_env(&component, &connection.settings, &secrets)?;
+        if let Some(log) = inner.connections.request_log() {
+            env.observer = Some(log.observer(Some(connection.id.clone()), Some(run.id), None));
+        }
         let mut context = RunContext {
             connection: &connection,
             component: &component,
@@ -398,6 +401,17 @@ impl SyncEngine {
             }
         }
         inner.store.put_run(&run)?;
+        let metrics = switchyard_telemetry::metrics();
+        metrics
+            .sync_runs
+            .with_label_values(&[run.kind.as_str(), run.status.as_str()])
+            .inc();
+        if let Some(error) = &run.error {
+            metrics
+                .errors
+                .with_label_values(&[error.code.as_str()])
+                .inc();
+        }
         tracing::info!(
             run = run.id,
             status = ?run.status,
@@ -537,6 +551,16 @@ impl SyncEngine {
         has_more: bool,
     ) -> PendingCommit {
         let completes_initial = !has_more && !state.initial_complete;
+        let records = &switchyard_telemetry::metrics().sync_records;
+        records
+            .with_label_values(&["upsert"])
+            .inc_by(checked.upserted);
+        records
+            .with_label_values(&["delete"])
+            .inc_by(checked.deleted);
+        records
+            .with_label_values(&["quarantine"])
+            .inc_by(checked.quarantined.len() as u64);
         run.pages += 1;
         run.records_upserted += checked.upserted;
         run.records_deleted += checked.deleted;
@@ -644,6 +668,10 @@ impl SyncEngine {
         if let Some(observer) = cx.observer {
             observer.retrying(run, &retry);
         }
+        switchyard_telemetry::metrics()
+            .errors
+            .with_label_values(&[retry.code.as_str()])
+            .inc();
         run.retries.push(retry);
         self.inner.store.put_run(run)?;
         Ok(())

@@ -30,6 +30,8 @@ pub struct SchedulerConfig {
     pub retention: Duration,
     /// How often the retention purge runs.
     pub maintenance_every: Duration,
+    /// How long request log entries are kept.
+    pub log_retention: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -42,6 +44,7 @@ impl Default for SchedulerConfig {
             tick: Duration::from_secs(1),
             retention: Duration::from_secs(30 * 86_400),
             maintenance_every: Duration::from_secs(3600),
+            log_retention: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -233,6 +236,15 @@ impl Scheduler {
     /// with a run in progress are left for the next round.
     pub fn maintain_all(&self) {
         let engine = &self.inner.engine;
+        if let Some(log) = engine.connections().request_log() {
+            let cutoff = switchyard_store::model::now_ms()
+                - self.inner.config.log_retention.as_millis() as i64;
+            match log.purge(cutoff) {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "request log retention purge"),
+                Err(e) => tracing::warn!("request log purge failed: {e}"),
+            }
+        }
         let Ok(connections) = engine.connections().list() else {
             return;
         };

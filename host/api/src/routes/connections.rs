@@ -302,6 +302,7 @@ pub async fn create_connection(
             settings: body.settings,
             credentials: body.credentials,
             lookback_days: body.lookback_days,
+            request_id: Some(crate::request_id::current()),
         })
         .await?;
     Ok((

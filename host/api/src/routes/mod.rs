@@ -1,2 +1,3 @@
 pub mod connections;
+pub mod logs;
 pub mod records;
