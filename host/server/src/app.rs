@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchyard_api::AppState;
-use switchyard_control::{Connections, Registry, Tokens, Vault};
+use switchyard_control::{ConnectSessions, Connections, Registry, Tokens, Vault};
 use switchyard_runtime::{Runtime, RuntimeConfig};
 use switchyard_store::Store;
 use switchyard_store::model::{RunStatus, Scope};
@@ -25,6 +25,7 @@ pub struct App {
     pub tokens: Tokens,
     pub engine: SyncEngine,
     pub scheduler: Scheduler,
+    pub connect: ConnectSessions,
 }
 
 /// How to open the host.
@@ -32,6 +33,8 @@ pub struct App {
 pub struct AppOptions {
     pub scheduler: SchedulerConfig,
     pub sync: SyncConfig,
+    /// Origins connect sessions may redirect to; any http(s) when empty.
+    pub redirect_origins: Vec<String>,
 }
 
 impl App {
@@ -61,6 +64,8 @@ impl App {
             options.sync,
         );
         let scheduler = Scheduler::new(engine.clone(), registry.clone(), options.scheduler);
+        let connect =
+            ConnectSessions::new(store.clone(), connections.clone(), options.redirect_origins);
         let app = App {
             store,
             registry,
@@ -68,6 +73,7 @@ impl App {
             tokens,
             engine,
             scheduler,
+            connect,
         };
         app.mark_interrupted_runs()?;
         Ok(app)
@@ -106,14 +112,16 @@ impl App {
         ))
     }
 
-    /// The API's state.
-    pub fn api_state(&self) -> AppState {
+    /// The API's state; `public_url` is where browsers reach the host.
+    pub fn api_state(&self, public_url: &str) -> AppState {
         AppState {
             store: self.store.clone(),
             registry: self.registry.clone(),
             connections: self.connections.clone(),
             tokens: self.tokens.clone(),
             scheduler: self.scheduler.clone(),
+            connect: self.connect.clone(),
+            public_url: public_url.trim_end_matches('/').into(),
         }
     }
 

@@ -1,2 +1,3 @@
 pub mod connections;
+pub mod lifecycle;
 pub mod records;
