@@ -62,10 +62,26 @@ pub fn client() -> reqwest::blocking::Client {
         .expect("the HTTP client builds")
 }
 
+/// A blocking HTTP client that does not follow redirects.
+pub fn no_redirect_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the HTTP client builds")
+}
+
 /// Waits for the first line starting with `listening on ` on a child's
 /// stdout and returns the URL after it.
 fn wait_for_url(child: &mut Child, what: &str) -> Result<String> {
+    wait_for_line(child, what, "listening on ")
+}
+
+/// Waits for the first line starting with `prefix` on a child's stdout and
+/// returns the rest of it.
+fn wait_for_line(child: &mut Child, what: &str, prefix: &str) -> Result<String> {
     let stdout = child.stdout.take().context("child stdout")?;
+    let prefix = prefix.to_string();
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
@@ -75,8 +91,8 @@ fn wait_for_url(child: &mut Child, what: &str) -> Result<String> {
             match reader.read_line(&mut line) {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {
-                    if let Some(url) = line.trim().strip_prefix("listening on ") {
-                        let _ = sender.send(url.to_string());
+                    if let Some(rest) = line.trim().strip_prefix(prefix.as_str()) {
+                        let _ = sender.send(rest.to_string());
                     }
                 }
             }
@@ -166,6 +182,9 @@ pub struct Host {
     pub url: String,
     /// Its data directory.
     pub data_dir: PathBuf,
+    /// Where its stderr (the logs, at `info` unless `SWITCHYARD_TEST_LOG`
+    /// says otherwise) is written, across restarts.
+    pub log_path: PathBuf,
     _temp: Option<tempfile::TempDir>,
     extra_env: Vec<(String, String)>,
 }
@@ -184,6 +203,7 @@ impl Host {
         let mut host = Host {
             child: None,
             url: String::new(),
+            log_path: temp.path().join("host.log"),
             data_dir,
             _temp: Some(temp),
             extra_env: env
@@ -207,13 +227,19 @@ impl Host {
             .env("SWITCHYARD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env(
                 "RUST_LOG",
-                std::env::var("SWITCHYARD_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+                std::env::var("SWITCHYARD_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("SWITCHYARD_TEST_LOG").is_some() {
                 Stdio::inherit()
             } else {
-                Stdio::null()
+                // Kept for the tests that check the logs hold no secrets.
+                Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&self.log_path)?,
+                )
             });
         for (key, value) in &self.extra_env {
             command.env(key, value);
@@ -222,6 +248,25 @@ impl Host {
         self.url = wait_for_url(&mut child, "switchyard serve")?;
         self.child = Some(child);
         Ok(())
+    }
+
+    /// Stops the process with SIGTERM and waits (bounded) for it to exit,
+    /// so its logs and the store are complete.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Kills the process with SIGKILL: no shutdown code runs.
@@ -280,6 +325,152 @@ impl Host {
                 .context("connection id")?
                 .to_string(),
             created["token"].as_str().context("token")?.to_string(),
+        ))
+    }
+
+    /// A GET with `token`, returning (status, JSON body).
+    pub fn get_json(&self, path: &str, token: &str) -> Result<(u16, Value)> {
+        let response = self.request(reqwest::Method::GET, path, token).send()?;
+        let status = response.status().as_u16();
+        let text = response.text()?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// A connection as the admin sees it.
+    pub fn connection(&self, connection_id: &str) -> Result<Value> {
+        let (status, body) =
+            self.get_json(&format!("/v1/connections/{connection_id}"), ADMIN_TOKEN)?;
+        if status != 200 {
+            bail!("reading {connection_id}: {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// Every event matching `query` (such as `type=connection.created`),
+    /// following cursors, as the admin sees them.
+    pub fn events(&self, query: &str) -> Result<Vec<Value>> {
+        let mut events = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1000 {
+            let mut path = format!("/v1/events?limit=1000&{query}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let (status, page) = self.get_json(&path, ADMIN_TOKEN)?;
+            if status != 200 {
+                bail!("listing events: {status}: {page}");
+            }
+            events.extend(page["data"].as_array().cloned().unwrap_or_default());
+            if page["has_more"] != true {
+                return Ok(events);
+            }
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+        }
+        bail!("the event log did not end")
+    }
+
+    /// A connection's status timeline, oldest first.
+    pub fn timeline(&self, connection_id: &str) -> Result<Vec<Value>> {
+        let (status, body) = self.get_json(
+            &format!("/v1/connections/{connection_id}/timeline?limit=1000"),
+            ADMIN_TOKEN,
+        )?;
+        if status != 200 {
+            bail!("timeline of {connection_id}: {status}: {body}");
+        }
+        Ok(body["data"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Creates a connect session (admin) and returns its JSON.
+    pub fn connect_session(&self, body: Value) -> Result<Value> {
+        let response = self
+            .admin(reqwest::Method::POST, "/v1/connect-sessions")
+            .json(&body)
+            .send()?;
+        let status = response.status();
+        let created: Value = response.json()?;
+        if status != 201 {
+            bail!("creating a connect session: {status}: {created}");
+        }
+        Ok(created)
+    }
+
+    /// Posts the connect form of `connect_url` like a browser would, without
+    /// following redirects: returns (status, Location header, body).
+    pub fn submit_connect_form(
+        &self,
+        connect_url: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<(u16, Option<String>, String)> {
+        let url = reqwest::Url::parse(connect_url)?;
+        let session = url
+            .query_pairs()
+            .find(|(k, _)| k == "session")
+            .map(|(_, v)| v.into_owned())
+            .context("the connect URL has a session")?;
+        let mut form: Vec<(String, String)> = vec![("session".into(), session)];
+        form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let response = no_redirect_client()
+            .post(format!("{}{}", self.url, url.path()))
+            .form(&form)
+            .send()?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok((status, location, response.text()?))
+    }
+
+    /// Connects demo-cmms through the connect flow (a session with a
+    /// redirect URL, the form, the code exchange): (connection id, token).
+    /// With `connection_id` it reconnects that connection.
+    pub fn connect_flow_demo_cmms(
+        &self,
+        cmms: &DemoCmms,
+        connection_id: Option<&str>,
+        username: &str,
+        password: &str,
+    ) -> Result<(String, String)> {
+        let mut body = json!({
+            "connector_id": "demo-cmms",
+            "redirect_url": "http://127.0.0.1:9/app/callback?tenant=t1",
+        });
+        if let Some(id) = connection_id {
+            body["connection_id"] = json!(id);
+        }
+        let session = self.connect_session(body)?;
+        let url = session["connect_url"].as_str().context("connect_url")?;
+        let (status, location, page) = self.submit_connect_form(
+            url,
+            &[
+                ("setting:base-url", &cmms.url),
+                ("credential:username", username),
+                ("credential:password", password),
+            ],
+        )?;
+        if status != 303 {
+            bail!("the connect form answered {status}: {page}");
+        }
+        let location = reqwest::Url::parse(&location.context("a redirect")?)?;
+        let code = location
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .context("a code on the redirect")?;
+        let exchanged: Value = self
+            .admin(reqwest::Method::POST, "/v1/connect/exchange")
+            .json(&json!({ "code": code }))
+            .send()?
+            .error_for_status()?
+            .json()?;
+        Ok((
+            exchanged["connection_id"]
+                .as_str()
+                .context("connection_id")?
+                .to_string(),
+            exchanged["token"].as_str().context("token")?.to_string(),
         ))
     }
 
@@ -375,4 +566,292 @@ pub fn expected_unified(model: &str, source: &Value) -> Value {
         }
     }
     Value::Object(expected)
+}
+
+/// The OAuth 2.0 provider and resource server of `tests/node/oauth-server.mjs`
+/// (oauth2-mock-server from npm), killed on drop.
+pub struct OAuthProvider {
+    child: Child,
+    /// The provider's issuer URL (`/authorize`, `/token` below it).
+    pub issuer: String,
+    /// The resource server's URL (`/api/sites`).
+    pub api: String,
+}
+
+/// The client the test provider accepts.
+pub const OAUTH_CLIENT_ID: &str = "switchyard-test-client";
+/// Its secret.
+pub const OAUTH_CLIENT_SECRET: &str = "oauth-client-secret-5d1c9a7e3b";
+
+impl OAuthProvider {
+    /// Starts the provider; access tokens live `token_ttl_secs`.
+    pub fn start(token_ttl_secs: u64) -> Result<Self> {
+        let dir = repo_root().join("tests/node");
+        anyhow::ensure!(
+            dir.join("node_modules/oauth2-mock-server").exists(),
+            "tests/node has no node_modules: run scripts/setup"
+        );
+        let mut child = Command::new("node")
+            .arg(dir.join("oauth-server.mjs"))
+            .args(["--client-id", OAUTH_CLIENT_ID])
+            .args(["--client-secret", OAUTH_CLIENT_SECRET])
+            .args(["--token-ttl", &token_ttl_secs.to_string()])
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting node tests/node/oauth-server.mjs")?;
+        let ready = wait_for_line(&mut child, "the OAuth provider", "ready ")?;
+        let ready: Value = serde_json::from_str(&ready)?;
+        Ok(OAuthProvider {
+            issuer: ready["issuer"].as_str().context("issuer")?.to_string(),
+            api: ready["api"].as_str().context("api")?.to_string(),
+            child,
+        })
+    }
+
+    /// What the provider and resource server counted.
+    pub fn stats(&self) -> Result<Value> {
+        Ok(client()
+            .get(format!("{}/admin/stats", self.api))
+            .send()?
+            .error_for_status()?
+            .json()?)
+    }
+
+    /// Forgets every refresh token, as when a customer revokes the app.
+    pub fn revoke_grants(&self) -> Result<Value> {
+        Ok(client()
+            .post(format!("{}/admin/revoke", self.api))
+            .send()?
+            .error_for_status()?
+            .json()?)
+    }
+}
+
+impl Drop for OAuthProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Headless Debian Chromium driven over the WebDriver protocol (plain HTTP
+/// to `chromedriver`), with a fresh profile; everything is torn down on drop.
+pub struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium session.
+    pub fn start() -> Result<Self> {
+        for path in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            anyhow::ensure!(
+                Path::new(path).exists(),
+                "{path} is missing: run scripts/setup"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromedriver")?;
+        let profile = tempfile::tempdir()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let mut browser = Browser {
+            driver,
+            base,
+            session: String::new(),
+            _profile: profile,
+        };
+        wait_for(Duration::from_secs(20), "chromedriver", || {
+            Ok(client()
+                .get(format!("{}/status", browser.base))
+                .send()
+                .ok()
+                .and_then(|r| r.json::<Value>().ok())
+                .filter(|v| v["value"]["ready"] == true)
+                .map(|_| ()))
+        })?;
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                // The machine's network is closed: no background traffic.
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", browser._profile.path().display()),
+                ],
+            },
+        }}});
+        let created = browser.call(reqwest::Method::POST, "/session", Some(capabilities))?;
+        browser.session = created["sessionId"]
+            .as_str()
+            .context("a WebDriver session id")?
+            .to_string();
+        Ok(browser)
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let mut request = client().request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send()?;
+        let status = response.status();
+        let body: Value = response.json()?;
+        if !status.is_success() {
+            bail!("WebDriver {path}: {status}: {body}");
+        }
+        Ok(body["value"].clone())
+    }
+
+    fn session_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    /// Opens `url` and waits for the page to load.
+    pub fn goto(&self, url: &str) -> Result<()> {
+        self.session_call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))?;
+        Ok(())
+    }
+
+    /// The current URL.
+    pub fn current_url(&self) -> Result<String> {
+        Ok(self
+            .session_call(reqwest::Method::GET, "/url", None)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// The element matching a CSS selector.
+    pub fn find(&self, css: &str) -> Result<String> {
+        let found = self.session_call(
+            reqwest::Method::POST,
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        )?;
+        found
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .with_context(|| format!("no element {css}"))
+    }
+
+    /// Types `text` into the element matching `css`.
+    pub fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        let element = self.find(css)?;
+        self.session_call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        )?;
+        self.session_call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )?;
+        Ok(())
+    }
+
+    /// Clicks the element matching `css`.
+    pub fn click(&self, css: &str) -> Result<()> {
+        let element = self.find(css)?;
+        self.session_call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )?;
+        Ok(())
+    }
+
+    /// The visible text of the element matching `css`.
+    pub fn text(&self, css: &str) -> Result<String> {
+        let element = self.find(css)?;
+        Ok(self
+            .session_call(
+                reqwest::Method::GET,
+                &format!("/element/{element}/text"),
+                None,
+            )?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// An attribute of the element matching `css`.
+    pub fn attribute(&self, css: &str, name: &str) -> Result<Option<String>> {
+        let element = self.find(css)?;
+        Ok(self
+            .session_call(
+                reqwest::Method::GET,
+                &format!("/element/{element}/attribute/{name}"),
+                None,
+            )?
+            .as_str()
+            .map(str::to_string))
+    }
+
+    /// A PNG screenshot of the page.
+    pub fn screenshot(&self) -> Result<Vec<u8>> {
+        use base64::Engine as _;
+        let data = self.session_call(reqwest::Method::GET, "/screenshot", None)?;
+        Ok(base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().context("screenshot data")?)?)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = client()
+                .delete(format!("{}/session/{}", self.base, self.session))
+                .send();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Every file under `dir` whose bytes contain any of `needles`, with the
+/// needle found: for checking that no secret reached the disk.
+pub fn files_containing(dir: &Path, needles: &[&str]) -> Result<Vec<(PathBuf, String)>> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path)?;
+            for needle in needles {
+                if bytes
+                    .windows(needle.len())
+                    .any(|window| window == needle.as_bytes())
+                {
+                    found.push((path.clone(), needle.to_string()));
+                }
+            }
+        }
+    }
+    Ok(found)
 }
