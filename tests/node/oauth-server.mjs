@@ -10,6 +10,7 @@
 //
 // Resource server: GET /api/sites?cursor=&limit= with a bearer JWT verified
 // against the provider's keys (issuer, signature, expiry); 401 otherwise.
+// GET /admin/stats counts requests; GET /admin/issued lists the tokens given.
 //
 // Prints one line: `ready {"issuer": "...", "api": "..."}`.
 
@@ -31,6 +32,8 @@ const siteCount = Number(args['sites'] ?? 25);
 const stats = { authorize: 0, token: {}, token_rejected: 0, api: 0, api_unauthorized: 0 };
 const codes = new Map(); // code → redirect_uri
 const refreshTokens = new Set();
+// Every token handed out (capped), for the test that greps the host's disk.
+const issued = [];
 
 const server = new OAuth2Server();
 await server.issuer.keys.generate('RS256');
@@ -75,6 +78,7 @@ server.service.on('beforeResponse', (response, req) => {
   }
   response.body.expires_in = tokenTtl;
   if (response.body.refresh_token) refreshTokens.add(response.body.refresh_token);
+  if (issued.length < 1000) issued.push(response.body.access_token, response.body.refresh_token);
 });
 
 await server.start(0, '127.0.0.1');
@@ -96,6 +100,7 @@ function send(res, status, body) {
 const api = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://127.0.0.1');
   if (url.pathname === '/admin/stats') return send(res, 200, stats);
+  if (url.pathname === '/admin/issued') return send(res, 200, { tokens: issued.filter(Boolean) });
   if (url.pathname === '/admin/revoke' && req.method === 'POST') {
     const revoked = refreshTokens.size;
     refreshTokens.clear();

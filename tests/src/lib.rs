@@ -474,6 +474,65 @@ impl Host {
         ))
     }
 
+    /// Runs the browser's part of an OAuth 2.0 connect with plain HTTP: the
+    /// form post, the provider's authorize endpoint, the callback; checks
+    /// the authorize request (client, PKCE S256, scopes, state, redirect
+    /// URI) and that the callback cannot be replayed. Returns the final page.
+    pub fn authorize_oauth(&self, provider: &OAuthProvider, connect_url: &str) -> Result<String> {
+        let (status, location, body) = self.submit_connect_form(
+            connect_url,
+            &[
+                ("setting:issuer-url", &provider.issuer),
+                ("setting:api-url", &provider.api),
+            ],
+        )?;
+        anyhow::ensure!(status == 303, "the form answered {status}: {body}");
+        let authorize_url = location.context("a redirect to the provider")?;
+        anyhow::ensure!(authorize_url.starts_with(&format!("{}/authorize?", provider.issuer)));
+        let query: std::collections::BTreeMap<String, String> =
+            reqwest::Url::parse(&authorize_url)?
+                .query_pairs()
+                .into_owned()
+                .collect();
+        let redirect_uri = format!("{}/connect/oauth/callback", self.url);
+        for (name, expected) in [
+            ("response_type", "code"),
+            ("client_id", OAUTH_CLIENT_ID),
+            ("code_challenge_method", "S256"),
+            ("scope", "openid sites:read"),
+            ("redirect_uri", redirect_uri.as_str()),
+        ] {
+            anyhow::ensure!(
+                query.get(name).map(String::as_str) == Some(expected),
+                "authorize parameter {name}: {:?}",
+                query.get(name)
+            );
+        }
+        anyhow::ensure!(query.get("state").is_some_and(|s| s.len() >= 43));
+        let at_provider = no_redirect_client().get(&authorize_url).send()?;
+        anyhow::ensure!(
+            at_provider.status() == 302,
+            "the provider answered {}",
+            at_provider.status()
+        );
+        let callback = at_provider.headers()["location"].to_str()?.to_string();
+        anyhow::ensure!(
+            callback.starts_with(&format!("{redirect_uri}?")),
+            "{callback}"
+        );
+        let page = no_redirect_client().get(&callback).send()?;
+        let status = page.status();
+        let text = page.text()?;
+        anyhow::ensure!(status == 200, "the callback answered {status}: {text}");
+        let replay = no_redirect_client().get(&callback).send()?;
+        anyhow::ensure!(
+            replay.status() == 400,
+            "a replayed callback answered {}",
+            replay.status()
+        );
+        Ok(text)
+    }
+
     /// The connection's runs, newest first.
     pub fn runs(&self, connection_id: &str) -> Result<Vec<Value>> {
         let body: Value = self
@@ -617,6 +676,21 @@ impl OAuthProvider {
             .send()?
             .error_for_status()?
             .json()?)
+    }
+
+    /// Every access and refresh token the provider issued.
+    pub fn issued_tokens(&self) -> Result<Vec<String>> {
+        let body: Value = client()
+            .get(format!("{}/admin/issued", self.api))
+            .send()?
+            .error_for_status()?
+            .json()?;
+        Ok(body["tokens"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect())
     }
 
     /// Forgets every refresh token, as when a customer revokes the app.
@@ -828,6 +902,15 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// The API token shown on a connect page.
+pub fn token_on_page(page: &str) -> Result<String> {
+    let start = page.find("sy_conn_").context("a token on the page")?;
+    Ok(page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .collect())
 }
 
 /// Every file under `dir` whose bytes contain any of `needles`, with the

@@ -6,67 +6,14 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use switchyard_tests::{
-    Host, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAuthProvider, no_redirect_client, wait_for,
+    Host, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAuthProvider, token_on_page, wait_for,
 };
 
 /// Short-lived access tokens: the host renews them ahead of expiry (within
 /// a minute), so every sync redeems the refresh token.
 const TOKEN_TTL_SECS: u64 = 30;
-
-fn query_of(url: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    Ok(reqwest::Url::parse(url)?
-        .query_pairs()
-        .into_owned()
-        .collect())
-}
-
-/// Runs the browser's part of the flow with plain HTTP: the form post, the
-/// provider's authorize endpoint, the callback. Returns the final page.
-fn authorize(host: &Host, provider: &OAuthProvider, connect_url: &str) -> anyhow::Result<String> {
-    let (status, location, body) = host.submit_connect_form(
-        connect_url,
-        &[
-            ("setting:issuer-url", &provider.issuer),
-            ("setting:api-url", &provider.api),
-        ],
-    )?;
-    assert_eq!(status, 303, "{body}");
-    let authorize_url = location.expect("a redirect to the provider");
-    assert!(authorize_url.starts_with(&format!("{}/authorize?", provider.issuer)));
-    let query = query_of(&authorize_url)?;
-    assert_eq!(query["response_type"], "code");
-    assert_eq!(query["client_id"], OAUTH_CLIENT_ID);
-    assert_eq!(query["code_challenge_method"], "S256");
-    assert_eq!(query["scope"], "openid sites:read");
-    assert_eq!(
-        query["redirect_uri"],
-        format!("{}/connect/oauth/callback", host.url)
-    );
-    assert!(query["state"].len() >= 43);
-    let at_provider = no_redirect_client().get(&authorize_url).send()?;
-    assert_eq!(at_provider.status(), 302);
-    let callback = at_provider.headers()["location"].to_str()?.to_string();
-    assert!(callback.starts_with(&format!("{}/connect/oauth/callback?", host.url)));
-    let page = no_redirect_client().get(&callback).send()?;
-    let status = page.status();
-    let text = page.text()?;
-    assert_eq!(status, 200, "{text}");
-    // The same callback cannot be replayed.
-    let replay = no_redirect_client().get(&callback).send()?;
-    assert_eq!(replay.status(), 400);
-    Ok(text)
-}
-
-fn token_on(page: &str) -> String {
-    let start = page.find("sy_conn_").expect("a token on the page");
-    page[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
-        .collect()
-}
 
 #[test]
 fn oauth_connect_refresh_and_reauthorization() -> anyhow::Result<()> {
@@ -89,8 +36,8 @@ fn oauth_connect_refresh_and_reauthorization() -> anyhow::Result<()> {
         .json(&json!({"client_id": OAUTH_CLIENT_ID, "client_secret": OAUTH_CLIENT_SECRET}))
         .send()?
         .error_for_status()?;
-    let page = authorize(&host, &provider, session["connect_url"].as_str().unwrap())?;
-    let token = token_on(&page);
+    let page = host.authorize_oauth(&provider, session["connect_url"].as_str().unwrap())?;
+    let token = token_on_page(&page)?;
     let connection = session["connection_id"].as_str().unwrap().to_string();
     assert_eq!(host.connection(&connection)?["status"], "active");
 
@@ -132,9 +79,9 @@ fn oauth_connect_refresh_and_reauthorization() -> anyhow::Result<()> {
         "connection_id": connection,
     }))?;
     assert_eq!(session["reconnect"], true);
-    let page = authorize(&host, &provider, session["connect_url"].as_str().unwrap())?;
+    let page = host.authorize_oauth(&provider, session["connect_url"].as_str().unwrap())?;
     assert!(page.contains("Reconnected"));
-    let new_token = token_on(&page);
+    let new_token = token_on_page(&page)?;
     assert_ne!(new_token, token);
     let (status, body) = host.get_json(&format!("/v1/connections/{connection}"), &token)?;
     assert_eq!(status, 401);
