@@ -277,6 +277,28 @@ impl Host {
         }
     }
 
+    /// Sets an environment variable for the next start (see [`Host::restart`]).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.extra_env.retain(|(k, _)| k != key);
+        self.extra_env.push((key.to_string(), value.to_string()));
+    }
+
+    /// Runs `switchyard <args>` to completion with the host's environment
+    /// (for commands such as `secrets reseal`); returns its stdout.
+    pub fn run_command(&self, args: &[&str]) -> Result<String> {
+        let output = Command::new(binary("switchyard"))
+            .args(args)
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "switchyard {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(String::from_utf8(output.stdout)?)
+    }
+
     /// Starts the host again on the same data directory.
     pub fn restart(&mut self) -> Result<()> {
         self.kill();

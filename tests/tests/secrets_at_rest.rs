@@ -132,3 +132,60 @@ fn no_secret_reaches_the_disk_or_the_logs() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn the_master_key_rotates_with_reseal() -> anyhow::Result<()> {
+    let cmms = DemoCmms::start(&["--records", "30", "--password", FIRST_PASSWORD])?;
+    let mut host = Host::start()?;
+    let old_key = host
+        .run_command(&["secrets", "generate-key"])?
+        .trim()
+        .to_string();
+    let new_key = host
+        .run_command(&["secrets", "generate-key"])?
+        .trim()
+        .to_string();
+    assert_ne!(old_key, new_key);
+    host.set_env("SWITCHYARD_MASTER_KEY", &old_key);
+    host.restart()?;
+    let (connection, token) = host.connect_flow_demo_cmms(&cmms, None, "admin", FIRST_PASSWORD)?;
+    host.wait_for_success(&connection, &["locations"], Duration::from_secs(60))?;
+    host.stop();
+
+    // New key first, old key after it: re-seal, then drop the old key.
+    host.set_env("SWITCHYARD_MASTER_KEY", &format!("{new_key},{old_key}"));
+    let data_dir = host.data_dir.display().to_string();
+    let output = host.run_command(&["secrets", "reseal", "--data-dir", &data_dir])?;
+    assert_eq!(
+        output.trim(),
+        "re-sealed 1 secrets with the current master key"
+    );
+    let output = host.run_command(&["secrets", "reseal", "--data-dir", &data_dir])?;
+    assert_eq!(
+        output.trim(),
+        "re-sealed 0 secrets with the current master key"
+    );
+    host.set_env("SWITCHYARD_MASTER_KEY", &new_key);
+    host.restart()?;
+
+    // The connection's secrets open with the new key alone: a full sync
+    // authenticates at the source with them.
+    let runs_before = host.runs(&connection)?.len();
+    host.request(
+        Method::POST,
+        &format!("/v1/connections/{connection}/sync"),
+        &token,
+    )
+    .json(&json!({"model": "locations", "full_resync": true}))
+    .send()?
+    .error_for_status()?;
+    wait_for(Duration::from_secs(60), "a sync with the new key", || {
+        let runs = host.runs(&connection)?;
+        let newest = &runs[0];
+        if runs.len() > runs_before && newest["status"] == "failed" {
+            anyhow::bail!("the sync failed: {newest}");
+        }
+        Ok((runs.len() > runs_before && newest["status"] == "succeeded").then_some(()))
+    })?;
+    Ok(())
+}
