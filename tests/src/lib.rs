@@ -836,32 +836,65 @@ impl Browser {
             .to_string())
     }
 
-    /// The element matching a CSS selector.
+    /// The element matching a CSS selector, waiting up to 10 s for it: a
+    /// click that submits a form may return before the next page is there.
     pub fn find(&self, css: &str) -> Result<String> {
-        let found = self.session_call(
-            reqwest::Method::POST,
-            "/element",
-            Some(json!({"using": "css selector", "value": css})),
-        )?;
-        found
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .with_context(|| format!("no element {css}"))
+        wait_for(Duration::from_secs(10), &format!("element {css}"), || {
+            let found = match self.session_call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            ) {
+                Ok(found) => found,
+                Err(e) if e.to_string().contains("no such element") => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            Ok(found
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str)
+                .map(str::to_string))
+        })
+    }
+
+    /// Waits up to 10 s for the current URL to satisfy `check`; returns it.
+    pub fn wait_for_url(&self, mut check: impl FnMut(&str) -> bool) -> Result<String> {
+        wait_for(Duration::from_secs(10), "the browser's URL", || {
+            let url = self.current_url()?;
+            Ok(check(&url).then_some(url))
+        })
+    }
+
+    /// Calls `path` (after `/element/{id}`) on the element matching `css`,
+    /// finding it again when the page changed under it (a stale element).
+    fn on_element(
+        &self,
+        css: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        wait_for(Duration::from_secs(10), &format!("element {css}"), || {
+            let element = self.find(css)?;
+            match self.session_call(
+                method.clone(),
+                &format!("/element/{element}{path}"),
+                body.clone(),
+            ) {
+                Ok(value) => Ok(Some(value)),
+                Err(e) if e.to_string().contains("stale element") => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     /// Types `text` into the element matching `css`.
     pub fn type_into(&self, css: &str, text: &str) -> Result<()> {
-        let element = self.find(css)?;
-        self.session_call(
+        self.on_element(css, reqwest::Method::POST, "/clear", Some(json!({})))?;
+        self.on_element(
+            css,
             reqwest::Method::POST,
-            &format!("/element/{element}/clear"),
-            Some(json!({})),
-        )?;
-        self.session_call(
-            reqwest::Method::POST,
-            &format!("/element/{element}/value"),
+            "/value",
             Some(json!({ "text": text })),
         )?;
         Ok(())
@@ -869,24 +902,14 @@ impl Browser {
 
     /// Clicks the element matching `css`.
     pub fn click(&self, css: &str) -> Result<()> {
-        let element = self.find(css)?;
-        self.session_call(
-            reqwest::Method::POST,
-            &format!("/element/{element}/click"),
-            Some(json!({})),
-        )?;
+        self.on_element(css, reqwest::Method::POST, "/click", Some(json!({})))?;
         Ok(())
     }
 
     /// The visible text of the element matching `css`.
     pub fn text(&self, css: &str) -> Result<String> {
-        let element = self.find(css)?;
         Ok(self
-            .session_call(
-                reqwest::Method::GET,
-                &format!("/element/{element}/text"),
-                None,
-            )?
+            .on_element(css, reqwest::Method::GET, "/text", None)?
             .as_str()
             .unwrap_or_default()
             .to_string())
@@ -894,11 +917,11 @@ impl Browser {
 
     /// An attribute of the element matching `css`.
     pub fn attribute(&self, css: &str, name: &str) -> Result<Option<String>> {
-        let element = self.find(css)?;
         Ok(self
-            .session_call(
+            .on_element(
+                css,
                 reqwest::Method::GET,
-                &format!("/element/{element}/attribute/{name}"),
+                &format!("/attribute/{name}"),
                 None,
             )?
             .as_str()

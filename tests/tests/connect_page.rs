@@ -78,7 +78,8 @@ fn the_connect_page_works_in_headless_chromium() -> anyhow::Result<()> {
     browser.type_into("#credential-username", "admin")?;
     browser.type_into("#credential-password", PASSWORD)?;
     browser.click("#submit")?;
-    let landed = reqwest::Url::parse(&browser.current_url()?)?;
+    let landed = browser.wait_for_url(|url| url.contains("/health?"))?;
+    let landed = reqwest::Url::parse(&landed)?;
     assert_eq!(landed.path(), "/health");
     let query: std::collections::BTreeMap<String, String> =
         landed.query_pairs().into_owned().collect();

@@ -81,7 +81,10 @@ impl Connector for OAuthDemo {
 
     fn list_changes(context: CallContext, request: ChangeRequest) -> Result<ChangePage, Error> {
         if request.model != "sites" {
-            return Err(Error::permanent(format!("unknown model `{}`", request.model)));
+            return Err(Error::permanent(format!(
+                "unknown model `{}`",
+                request.model
+            )));
         }
         let session: SessionState = serde_json::from_str(&context.session.data)
             .map_err(|_| Error::unauthorized("the session is unreadable; authenticate again"))?;
