@@ -20,7 +20,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use switchyard_control::connect::{ConnectSession, MAX_FAILED_ATTEMPTS};
-use switchyard_control::connections::{check_fields, credential_fields};
+use switchyard_control::connections::{check_fields, credential_fields, resolve_allowlist};
 use switchyard_control::{Authenticated, ConnectError, ConnectionError};
 use switchyard_runtime::CallError;
 use switchyard_runtime::types::{AuthMethod, ConnectorError, ConnectorInfo, Field, FieldKind};
@@ -603,20 +603,11 @@ fn start_oauth(
             return retry_form(state, info, secret, key, session, settings, message);
         }
     };
-    let allowlist = match switchyard_runtime::Allowlist::resolve(&info.allowed_hosts, |n| {
-        checked.get(n).map(String::as_str)
-    }) {
+    let allowlist = match resolve_allowlist(info, &checked) {
         Ok(allowlist) => allowlist,
         Err(e) => {
-            return retry_form(
-                state,
-                info,
-                secret,
-                key,
-                session,
-                settings,
-                format!("The settings are not valid: {e}."),
-            );
+            let message = plain_error(info, &e, &[]).unwrap_or_default();
+            return retry_form(state, info, secret, key, session, settings, message);
         }
     };
     let oauth_api = state.connections.oauth();
@@ -704,13 +695,7 @@ async fn oauth_callback(
     };
     let secrets = [code.clone()];
     let result = async {
-        let allowlist = switchyard_runtime::Allowlist::resolve(&info.allowed_hosts, |n| {
-            pending.settings.get(n).map(String::as_str)
-        })
-        .map_err(|e| ConnectionError::InvalidField {
-            field: e.pattern.clone(),
-            reason: e.reason,
-        })?;
+        let allowlist = resolve_allowlist(&info, &pending.settings)?;
         let endpoints = switchyard_control::oauth::endpoints(oauth, &pending.settings, &allowlist)?;
         let oauth_api = state.connections.oauth();
         let client = oauth_api.client(&info.id)?;

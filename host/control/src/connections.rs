@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use switchyard_runtime::redact::Secrets;
 use switchyard_runtime::types::{
-    AuthMethod, ConnectionConfig, ConnectorError, Field, FieldKind, FieldValue, Session,
+    AuthMethod, ConnectionConfig, ConnectorError, ConnectorInfo, Field, FieldKind, FieldValue,
+    Session,
 };
 use switchyard_runtime::{
     Allowlist, CallEnv, CallError, ConnectorComponent, SandboxLimits, authority_of_url,
@@ -693,6 +694,8 @@ impl Connections {
         after_unauthorized: bool,
     ) -> Result<ConnectionSecrets, CallError> {
         use ConnectionStatus::{Active, Degraded, Refreshing, RequiresReauth};
+        // A failure to record the status or the renewed secrets is the host's,
+        // not the connector's: reported as a call error that is not retried.
         let storage = |e: ConnectionError| CallError::Instantiate(format!("storage: {e}"));
         let mut before = None;
         if after_unauthorized {
@@ -863,13 +866,7 @@ impl Connections {
         settings: &BTreeMap<String, String>,
         secrets: &ConnectionSecrets,
     ) -> Result<CallEnv, ConnectionError> {
-        let allowlist = Allowlist::resolve(&component.info().allowed_hosts, |name| {
-            settings.get(name).map(String::as_str)
-        })
-        .map_err(|e| ConnectionError::InvalidField {
-            field: e.pattern.clone(),
-            reason: e.reason,
-        })?;
+        let allowlist = resolve_allowlist(component.info(), settings)?;
         Ok(CallEnv {
             limits: SandboxLimits::default(),
             allowlist: Arc::new(allowlist),
@@ -877,6 +874,21 @@ impl Connections {
             observer: None,
         })
     }
+}
+
+/// The hosts a connector may reach for a connection: its `allowed-hosts`
+/// resolved against the connection's settings.
+pub fn resolve_allowlist(
+    info: &ConnectorInfo,
+    settings: &BTreeMap<String, String>,
+) -> Result<Allowlist, ConnectionError> {
+    Allowlist::resolve(&info.allowed_hosts, |name| {
+        settings.get(name).map(String::as_str)
+    })
+    .map_err(|e| ConnectionError::InvalidField {
+        field: e.pattern.clone(),
+        reason: e.reason,
+    })
 }
 
 /// The credential fields of an auth method (none for OAuth 2.0: the host

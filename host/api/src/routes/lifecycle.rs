@@ -185,10 +185,13 @@ async fn act(
     let connection = state.connections.transition(connection_id, to, &reason)?;
     if to == ConnectionStatus::Active {
         // Resume at once rather than at the next interval; from the cursors.
-        let _ = state
+        if let Err(e) = state
             .scheduler
             .trigger(connection_id, None, Default::default())
-            .await;
+            .await
+        {
+            tracing::warn!(connection = connection_id, "sync not started: {e}");
+        }
     }
     Ok(axum::Json(connection.into()))
 }
