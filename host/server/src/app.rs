@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchyard_api::AppState;
-use switchyard_control::{Connections, Registry, RequestLog, Tokens, Vault};
+use switchyard_control::{ConnectSessions, Connections, Registry, RequestLog, Tokens, Vault};
 use switchyard_runtime::{Runtime, RuntimeConfig};
 use switchyard_store::Store;
 use switchyard_store::model::{RunStatus, Scope};
@@ -26,6 +26,7 @@ pub struct App {
     pub engine: SyncEngine,
     pub scheduler: Scheduler,
     pub request_log: RequestLog,
+    pub connect: ConnectSessions,
 }
 
 /// How to open the host.
@@ -35,6 +36,8 @@ pub struct AppOptions {
     pub sync: SyncConfig,
     /// Bytes of each body kept in the request log.
     pub log_body_bytes: usize,
+    /// Origins connect sessions may redirect to; any http(s) when empty.
+    pub redirect_origins: Vec<String>,
 }
 
 impl Default for AppOptions {
@@ -43,6 +46,7 @@ impl Default for AppOptions {
             scheduler: SchedulerConfig::default(),
             sync: SyncConfig::default(),
             log_body_bytes: switchyard_control::request_log::DEFAULT_BODY_LIMIT,
+            redirect_origins: Vec::new(),
         }
     }
 }
@@ -77,6 +81,8 @@ impl App {
             options.sync,
         );
         let scheduler = Scheduler::new(engine.clone(), registry.clone(), options.scheduler);
+        let connect =
+            ConnectSessions::new(store.clone(), connections.clone(), options.redirect_origins);
         let app = App {
             store,
             registry,
@@ -85,6 +91,7 @@ impl App {
             engine,
             scheduler,
             request_log,
+            connect,
         };
         app.mark_interrupted_runs()?;
         Ok(app)
@@ -123,8 +130,8 @@ impl App {
         ))
     }
 
-    /// The API's state.
-    pub fn api_state(&self) -> AppState {
+    /// The API's state; `public_url` is where browsers reach the host.
+    pub fn api_state(&self, public_url: &str) -> AppState {
         AppState {
             store: self.store.clone(),
             registry: self.registry.clone(),
@@ -132,6 +139,8 @@ impl App {
             tokens: self.tokens.clone(),
             scheduler: self.scheduler.clone(),
             request_log: self.request_log.clone(),
+            connect: self.connect.clone(),
+            public_url: public_url.trim_end_matches('/').into(),
         }
     }
 

@@ -40,6 +40,23 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run a sync in the foreground with a progress bar, then print a summary.
     Sync(sync_cli::SyncArgs),
+    /// Manage secrets at rest.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Print a new random master key (base64), for SWITCHYARD_MASTER_KEY.
+    GenerateKey,
+    /// Re-seal every secret sealed under an older master key with the first
+    /// key of SWITCHYARD_MASTER_KEY. Run it while the host is stopped, after
+    /// putting the new key first; then the old key can be removed.
+    Reseal {
+        /// Data directory.
+        #[arg(long, default_value = "data", env = "SWITCHYARD_DATA_DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,6 +70,18 @@ struct ServeArgs {
     /// Install every connector component found in this folder at start.
     #[arg(long)]
     plugins_dir: Option<PathBuf>,
+    /// The URL browsers reach the host at (connect links, the OAuth 2.0
+    /// redirect URI). Default: http://<listen address>.
+    #[arg(long, env = "SWITCHYARD_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Origins (scheme://host[:port]) connect sessions may redirect to,
+    /// comma-separated. Any http(s) origin when empty.
+    #[arg(
+        long,
+        env = "SWITCHYARD_CONNECT_REDIRECT_ORIGINS",
+        value_delimiter = ','
+    )]
+    connect_redirect_origins: Vec<String>,
     #[command(flatten)]
     sync: SyncFlags,
 }
@@ -108,6 +137,7 @@ impl SyncFlags {
                 ..Default::default()
             },
             log_body_bytes: self.log_body_bytes,
+            redirect_origins: Vec::new(),
         }
     }
 }
@@ -143,11 +173,31 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(cli.log_format, "warn");
             sync_cli::run(args).await
         }
+        Command::Secrets(SecretsCommand::GenerateKey) => {
+            println!("{}", switchyard_control::Vault::generate_key());
+            Ok(())
+        }
+        Command::Secrets(SecretsCommand::Reseal { data_dir }) => {
+            init_tracing(cli.log_format, "warn");
+            let app = App::open(&data_dir, AppOptions::default()).await?;
+            let resealed = app.connections.reseal_all()?;
+            println!("re-sealed {resealed} secrets with the current master key");
+            Ok(())
+        }
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let app = App::open(&args.data_dir, args.sync.options()).await?;
+    let options = AppOptions {
+        redirect_origins: args
+            .connect_redirect_origins
+            .iter()
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty())
+            .collect(),
+        ..args.sync.options()
+    };
+    let app = App::open(&args.data_dir, options).await?;
     if let Some(secret) = app.ensure_admin_token()? {
         // Shown once: only its hash is stored.
         eprintln!(
@@ -160,15 +210,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, data_dir = %args.data_dir.display(), "serving");
-    println!("listening on http://{}", listener.local_addr()?);
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %args.data_dir.display(), "serving");
+    println!("listening on http://{address}");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scheduler = app.scheduler.clone();
     let mut scheduler_stop = stop_rx.clone();
     let scheduler_task = tokio::spawn(scheduler.run(async move {
         let _ = scheduler_stop.wait_for(|stop| *stop).await;
     }));
-    let api = app::serve_api(listener, app.api_state(), async move {
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let api = app::serve_api(listener, app.api_state(&public_url), async move {
         app::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
