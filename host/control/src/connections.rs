@@ -9,6 +9,7 @@
 //! 401 produce one `connection.reauthorization_required`.
 
 use crate::events::{self, new_event};
+use crate::health::{Health, HealthThresholds};
 use crate::oauth::{OAuth, OAuthError, OAuthGrant};
 use crate::registry::{Registry, RegistryError};
 use crate::request_log::RequestLog;
@@ -750,12 +751,72 @@ impl Connections {
         self.transition_if(seen, to, reason, |_| true)
     }
 
+    /// Checks a connection's health after a run and raises or clears the
+    /// alert: an `active` connection over a threshold becomes `degraded` with
+    /// a `connection.health_degraded` event; a `degraded` one whose runs are
+    /// healthy again becomes `active` with `connection.recovered`. Returns
+    /// the event type emitted, if any.
+    pub fn apply_health(
+        &self,
+        seen: &Connection,
+        thresholds: &HealthThresholds,
+    ) -> Result<Option<&'static str>, ConnectionError> {
+        let health = Health::of(&self.store, &seen.id)?;
+        let data = |reason: &str| {
+            json!({
+                "reason": reason,
+                "consecutive_failures": health.consecutive_failures,
+                "error_rate_1h": health.error_rate_1h,
+                "thresholds": {
+                    "consecutive_failures": thresholds.consecutive_failures,
+                    "error_rate_1h": thresholds.error_rate_1h,
+                    "min_runs_1h": thresholds.min_runs_1h,
+                },
+            })
+        };
+        let (to, event, reason) = match (seen.status, health.problem(thresholds)) {
+            (ConnectionStatus::Active, Some(problem)) => (
+                ConnectionStatus::Degraded,
+                events::CONNECTION_HEALTH_DEGRADED,
+                problem,
+            ),
+            (ConnectionStatus::Degraded, None) if health.recovered(thresholds) => (
+                ConnectionStatus::Active,
+                events::CONNECTION_RECOVERED,
+                "the latest run of every model succeeded".to_string(),
+            ),
+            _ => return Ok(None),
+        };
+        let event = new_event(event, Some(&seen.id), data(&reason));
+        let changed =
+            self.transition_with(seen, to, &reason, |from| from == seen.status, vec![event])?;
+        Ok(changed.then_some(if to == ConnectionStatus::Degraded {
+            events::CONNECTION_HEALTH_DEGRADED
+        } else {
+            events::CONNECTION_RECOVERED
+        }))
+    }
+
     fn transition_if(
         &self,
         seen: &Connection,
         to: ConnectionStatus,
         reason: &str,
         guard: impl FnOnce(ConnectionStatus) -> bool,
+    ) -> Result<bool, ConnectionError> {
+        self.transition_with(seen, to, reason, guard, Vec::new())
+    }
+
+    /// Moves a connection to `to` if the transition is allowed, `guard`
+    /// agrees with its current status and its credentials did not change
+    /// since `seen`; `events` are written with the change.
+    fn transition_with(
+        &self,
+        seen: &Connection,
+        to: ConnectionStatus,
+        reason: &str,
+        guard: impl FnOnce(ConnectionStatus) -> bool,
+        events: Vec<NewEvent>,
     ) -> Result<bool, ConnectionError> {
         let _writing = self.lock();
         let mut connection = self.get(&seen.id)?;
@@ -774,7 +835,7 @@ impl Connections {
             from: Some(from),
             reason: limit_reason(&redacted),
             tokens: Vec::new(),
-            events: Vec::new(),
+            events,
         })?;
         Ok(true)
     }

@@ -24,12 +24,22 @@ pub const CONNECTION_REAUTHORIZATION_REQUIRED: &str = "connection.reauthorizatio
 /// tokens were revoked and a new one issued.
 pub const CONNECTION_RECONNECTED: &str = "connection.reconnected";
 
+/// A connection crossed a health threshold (failures in a row, or the error
+/// rate of the last hour) and became `degraded`: `{reason,
+/// consecutive_failures, error_rate_1h, thresholds}`.
+pub const CONNECTION_HEALTH_DEGRADED: &str = "connection.health_degraded";
+/// A `degraded` connection's runs are healthy again and it is `active`:
+/// same data as `connection.health_degraded`.
+pub const CONNECTION_RECOVERED: &str = "connection.recovered";
+
 /// Every event type the host emits today.
-pub const TYPES: [&str; 4] = [
+pub const TYPES: [&str; 6] = [
     CONNECTION_CREATED,
     CONNECTION_STATUS_CHANGED,
     CONNECTION_REAUTHORIZATION_REQUIRED,
     CONNECTION_RECONNECTED,
+    CONNECTION_HEALTH_DEGRADED,
+    CONNECTION_RECOVERED,
 ];
 
 /// Most entries one listing examines, whatever its filters.

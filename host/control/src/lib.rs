@@ -13,6 +13,7 @@
 pub mod connect;
 pub mod connections;
 pub mod events;
+pub mod health;
 pub mod oauth;
 pub mod registry;
 pub mod request_log;

@@ -104,6 +104,26 @@ pub struct SyncFlags {
     /// Days tombstones and quarantined records are kept.
     #[arg(long, default_value_t = 30, env = "SWITCHYARD_RETENTION_DAYS")]
     retention_days: u64,
+    /// Attempts per page for transient failures (timeouts, 5xx), the first
+    /// included.
+    #[arg(long, default_value_t = 6, env = "SWITCHYARD_RETRY_MAX_ATTEMPTS")]
+    retry_max_attempts: u32,
+    /// First backoff delay in milliseconds; it doubles per attempt.
+    #[arg(long, default_value_t = 500, env = "SWITCHYARD_RETRY_BASE_DELAY_MS")]
+    retry_base_delay_ms: u64,
+    /// Failed runs in a row (of one model) that make a connection degraded.
+    #[arg(
+        long,
+        default_value_t = 3,
+        env = "SWITCHYARD_HEALTH_CONSECUTIVE_FAILURES"
+    )]
+    health_consecutive_failures: u32,
+    /// Share of failed runs in the last hour that makes a connection degraded.
+    #[arg(long, default_value_t = 0.5, env = "SWITCHYARD_HEALTH_ERROR_RATE")]
+    health_error_rate: f64,
+    /// Runs the last hour needs before its error rate counts.
+    #[arg(long, default_value_t = 4, env = "SWITCHYARD_HEALTH_MIN_RUNS")]
+    health_min_runs: u64,
     /// Hours request log entries are kept.
     #[arg(long, default_value_t = 168, env = "SWITCHYARD_LOG_RETENTION_HOURS")]
     log_retention_hours: u64,
@@ -134,7 +154,16 @@ impl SyncFlags {
             },
             sync: switchyard_sync::SyncConfig {
                 page_size: self.page_size,
-                ..Default::default()
+                health: switchyard_control::health::HealthThresholds {
+                    consecutive_failures: self.health_consecutive_failures.max(1),
+                    error_rate_1h: self.health_error_rate.clamp(0.0, 1.0),
+                    min_runs_1h: self.health_min_runs,
+                },
+                retry: switchyard_sync::RetryPolicy {
+                    max_attempts: self.retry_max_attempts.max(1),
+                    base_delay: Duration::from_millis(self.retry_base_delay_ms),
+                    ..Default::default()
+                },
             },
             log_body_bytes: self.log_body_bytes,
             redirect_origins: Vec::new(),

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard_control::connections::ConnectionSecrets;
+use switchyard_control::health::HealthThresholds;
 use switchyard_control::{ConnectionError, Connections, Registry, RegistryError};
 use switchyard_runtime::types::{CallContext, ChangeRequest, ConnectorError, FieldValue};
 use switchyard_runtime::{CallEnv, CallError, ConnectorComponent};
@@ -27,6 +28,8 @@ pub struct SyncConfig {
     pub page_size: u32,
     /// What to do about failures.
     pub retry: RetryPolicy,
+    /// When a connection's runs make it `degraded`, and when it recovers.
+    pub health: HealthThresholds,
 }
 
 impl Default for SyncConfig {
@@ -34,6 +37,7 @@ impl Default for SyncConfig {
         SyncConfig {
             page_size: 500,
             retry: RetryPolicy::default(),
+            health: HealthThresholds::default(),
         }
     }
 }
@@ -406,6 +410,14 @@ impl SyncEngine {
             }
         }
         inner.store.put_run(&run)?;
+        // The alert logic reads the stored runs, this one included.
+        if let Ok(current) = inner.connections.get(connection_id)
+            && let Err(e) = inner
+                .connections
+                .apply_health(&current, &inner.config.health)
+        {
+            tracing::warn!(connection = connection_id, "health check failed: {e}");
+        }
         let metrics = switchyard_telemetry::metrics();
         metrics
             .sync_runs

@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_connection, list_connections))
         .routes(routes!(get_connection, update_connection))
         .routes(routes!(list_models))
+        .routes(routes!(connection_health))
         .routes(routes!(list_runs))
         .routes(routes!(trigger_sync))
 }
@@ -547,4 +548,157 @@ pub async fn list_models(
         });
     }
     Ok(axum::Json(ModelList { data }))
+}
+
+/// Failed runs in a window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorRateOut {
+    /// Runs that ended in the window.
+    pub runs: u64,
+    /// Of those, the failed ones.
+    pub failed: u64,
+    /// `failed / runs` (0 without runs).
+    pub rate: f64,
+}
+
+impl From<switchyard_control::health::ErrorRate> for ErrorRateOut {
+    fn from(r: switchyard_control::health::ErrorRate) -> Self {
+        ErrorRateOut {
+            runs: r.runs,
+            failed: r.failed,
+            rate: r.rate,
+        }
+    }
+}
+
+/// How one model of a connection is doing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelHealthOut {
+    /// The model.
+    pub model: String,
+    /// Status of its latest finished run.
+    pub last_run_status: Option<String>,
+    /// When a run of it last succeeded.
+    pub last_success_at: Option<String>,
+    /// Failed runs since its last success.
+    pub consecutive_failures: u32,
+    /// Error code of its latest failure, if its latest run failed.
+    pub last_error_code: Option<String>,
+}
+
+/// A status change of the connection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusChangeOut {
+    /// When it happened.
+    pub at: String,
+    /// The status before.
+    pub from: Option<String>,
+    /// The status after.
+    pub to: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A connection's health.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "connection_id": "conn_3f9a1c2b7d4e5f6a7b8c", "status": "degraded",
+    "last_successful_sync_at": "2026-11-28T09:15:02.311Z", "consecutive_failures": 3,
+    "error_rates": {"1h": {"runs": 12, "failed": 3, "rate": 0.25}, "24h": {"runs": 280, "failed": 5, "rate": 0.0179}, "7d": {"runs": 2010, "failed": 9, "rate": 0.0045}},
+    "errors_24h": {"source_unavailable": 5},
+    "models": [{"model": "work-orders", "last_run_status": "failed", "last_success_at": "2026-11-28T09:15:02.311Z", "consecutive_failures": 3, "last_error_code": "source_unavailable"}],
+    "timeline": [{"at": "2026-11-28T09:45:00.000Z", "from": "active", "to": "degraded", "reason": "3 failed runs in a row of work-orders (last error: source_unavailable)"}]
+}))]
+pub struct HealthOut {
+    /// The connection.
+    pub connection_id: String,
+    /// Its status now.
+    #[schema(value_type = String)]
+    pub status: ConnectionStatus,
+    /// When any of its runs last succeeded.
+    pub last_successful_sync_at: Option<String>,
+    /// The most failed runs in a row of one model.
+    pub consecutive_failures: u32,
+    /// Failed runs over the last hour, day and week (`1h`, `24h`, `7d`).
+    pub error_rates: BTreeMap<String, ErrorRateOut>,
+    /// Failed runs of the last 24 hours by error code.
+    pub errors_24h: BTreeMap<String, u64>,
+    /// By model.
+    pub models: Vec<ModelHealthOut>,
+    /// The latest status changes, oldest first.
+    pub timeline: Vec<StatusChangeOut>,
+}
+
+/// Get a connection's health.
+///
+/// Computed from its sync runs: failed runs in a row, error rates over the
+/// last hour, day and week, the last successful sync, errors by code, and
+/// the latest status changes. Crossing the host's thresholds makes an active
+/// connection `degraded` with a `connection.health_degraded` event; healthy
+/// runs bring it back with `connection.recovered`.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{connection_id}/health",
+    tag = "connections",
+    params(ConnectionPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Health", body = HealthOut),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token cannot read this connection", body = ErrorBody),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    )
+)]
+pub async fn connection_health(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(path): Path<ConnectionPath>,
+) -> Result<axum::Json<HealthOut>, ApiError> {
+    principal.require_connection(&path.connection_id, Scope::Read)?;
+    let connection = state.connections.get(&path.connection_id)?;
+    let store = state.store.clone();
+    let id = connection.id.clone();
+    let (health, timeline) = tokio::task::spawn_blocking(move || {
+        let health = switchyard_control::health::Health::of(&store, &id)?;
+        let timeline = store.list_timeline(&id, 10_000)?;
+        Ok::<_, switchyard_store::StoreError>((health, timeline))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
+    let recent = timeline.len().saturating_sub(20);
+    Ok(axum::Json(HealthOut {
+        connection_id: connection.id,
+        status: connection.status,
+        last_successful_sync_at: health.last_success_at.map(format_time),
+        consecutive_failures: health.consecutive_failures,
+        error_rates: BTreeMap::from([
+            ("1h".to_string(), health.error_rate_1h.into()),
+            ("24h".to_string(), health.error_rate_24h.into()),
+            ("7d".to_string(), health.error_rate_7d.into()),
+        ]),
+        errors_24h: health.errors_24h,
+        models: health
+            .models
+            .into_iter()
+            .map(|(model, m)| ModelHealthOut {
+                model,
+                last_run_status: m.last_run_status.map(|s| s.as_str().to_string()),
+                last_success_at: m.last_success_at.map(format_time),
+                consecutive_failures: m.consecutive_failures,
+                last_error_code: m.last_error_code,
+            })
+            .collect(),
+        timeline: timeline
+            .into_iter()
+            .skip(recent)
+            .map(|t| StatusChangeOut {
+                at: format_time(t.at),
+                from: t
+                    .from
+                    .map(|s| switchyard_control::status::name(s).to_string()),
+                to: switchyard_control::status::name(t.to).to_string(),
+                reason: t.reason,
+            })
+            .collect(),
+    }))
 }
