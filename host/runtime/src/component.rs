@@ -12,6 +12,7 @@ use crate::outbound::{CallHooks, CallObserver, CallOutbound};
 use crate::redact::Secrets;
 use crate::state::{GuestLog, MemoryCapExceeded, PluginState, SandboxLimiter};
 use crate::{SandboxLimits, validate};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, UpdateDeadline};
@@ -110,6 +111,20 @@ impl ConnectorComponent {
         &self.info
     }
 
+    /// The names of the interfaces the component imports: the capabilities
+    /// it asks for (`wasi:http/outgoing-handler@0.2.12`, …). Every one of
+    /// them is provided by the sandbox, or the component would not load.
+    pub fn imports(&self) -> Vec<String> {
+        let engine = &self.runtime.inner.engine;
+        self.pre
+            .instance_pre()
+            .component()
+            .component_type()
+            .imports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
     /// Calls `describe`.
     pub async fn describe(&self, env: &CallEnv) -> Result<ConnectorInfo, CallError> {
         self.call(env, async |store, connector| {
@@ -201,6 +216,8 @@ impl ConnectorComponent {
             deadline,
             max_response_bytes: limits.max_response_bytes,
             denied: Mutex::new(Vec::new()),
+            deadline_hit: AtomicBool::new(false),
+            oversized: AtomicBool::new(false),
         });
         let state = PluginState {
             table: Default::default(),
@@ -263,10 +280,18 @@ impl ConnectorComponent {
             .unwrap_or_else(|e| e.into_inner())
             .first()
             .cloned();
+        let out_of_time = outbound.deadline_hit.load(Ordering::Relaxed);
+        let oversized = outbound.oversized.load(Ordering::Relaxed);
         match (result, denied) {
-            // The connector's own error would only say "request failed": the
-            // host knows the real cause.
+            // The connector's own error would only say "request failed" or
+            // "timed out": the host knows the real cause.
             (Err(CallError::Connector(_)), Some(host)) => Err(CallError::HostNotAllowed { host }),
+            (Err(CallError::Connector(_)), None) if out_of_time => {
+                Err(CallError::Timeout { budget })
+            }
+            (Err(CallError::Connector(_)), None) if oversized => Err(CallError::ResponseTooLarge {
+                limit_bytes: limits.max_response_bytes,
+            }),
             (result, _) => result,
         }
     }

@@ -72,6 +72,12 @@ pub enum CallError {
         /// The refused `host:port`.
         host: String,
     },
+    /// An outbound response was larger than the connector's cap.
+    #[error("a response from the source exceeded the connector's cap of {limit_bytes} bytes")]
+    ResponseTooLarge {
+        /// The cap, in bytes.
+        limit_bytes: usize,
+    },
     /// No instance slot was free: too many calls at once.
     #[error("no sandbox slot is free; try again shortly")]
     Capacity,
@@ -98,6 +104,7 @@ impl CallError {
             CallError::Trap(_) => "plugin_crashed",
             CallError::InvalidOutput(_) => "plugin_invalid_output",
             CallError::HostNotAllowed { .. } => "plugin_host_not_allowed",
+            CallError::ResponseTooLarge { .. } => "plugin_response_too_large",
             CallError::Capacity => "plugin_capacity_exhausted",
             CallError::Instantiate(_) => "plugin_instantiation_failed",
         }
