@@ -13,6 +13,6 @@ pub mod tokens;
 pub mod vault;
 
 pub use connections::{ConnectionError, ConnectionSecrets, Connections, NewConnection};
-pub use registry::{Registry, RegistryError, VersionRecord};
+pub use registry::{Activation, Installed, LimitsRecord, Registry, RegistryError, VersionRecord};
 pub use tokens::{IssuedToken, TokenRejection, Tokens};
 pub use vault::Vault;
