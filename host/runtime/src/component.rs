@@ -190,7 +190,7 @@ impl ConnectorComponent {
                     .await
             })
             .await?;
-        validate::change_page(&page, request, &env.limits).map_err(CallError::InvalidOutput)?;
+        validate::change_page(&page, request, &env.limits)?;
         Ok(page)
     }
 

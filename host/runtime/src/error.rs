@@ -66,6 +66,10 @@ pub enum CallError {
     /// The connector returned something the contract forbids.
     #[error("the connector returned invalid output: {0}")]
     InvalidOutput(String),
+    /// The connector returned a page over its limits: more changes than
+    /// asked for, or more bytes than `max_page_bytes` / `max_record_bytes`.
+    #[error("the connector returned a page over its limits: {0}")]
+    PageTooLarge(String),
     /// The connector tried to reach a host outside its allowlist and failed.
     #[error("the connector tried to reach `{host}`, which is not among its allowed hosts")]
     HostNotAllowed {
@@ -103,6 +107,7 @@ impl CallError {
             CallError::MemoryLimit { .. } => "plugin_memory_limit",
             CallError::Trap(_) => "plugin_crashed",
             CallError::InvalidOutput(_) => "plugin_invalid_output",
+            CallError::PageTooLarge(_) => "plugin_page_too_large",
             CallError::HostNotAllowed { .. } => "plugin_host_not_allowed",
             CallError::ResponseTooLarge { .. } => "plugin_response_too_large",
             CallError::Capacity => "plugin_capacity_exhausted",

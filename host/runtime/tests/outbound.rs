@@ -117,9 +117,12 @@ async fn source(answer: Answer) -> (SocketAddr, Arc<Seen>) {
                         "x".repeat(size)
                     ),
                 };
+                // Counted out before answering: once the client has the
+                // whole response it may start the next request, before
+                // this task would get to run again.
+                seen.in_flight.fetch_sub(1, Ordering::SeqCst);
                 let _ = socket.write_all(response.as_bytes()).await;
                 let _ = socket.shutdown().await;
-                seen.in_flight.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });

@@ -171,7 +171,7 @@ async fn a_page_larger_than_asked_is_rejected() {
         .list_changes(&CallEnv::default(), &context(), &request())
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "plugin_invalid_output", "{error:?}");
+    assert_eq!(error.code(), "plugin_page_too_large", "{error:?}");
     assert!(error.to_string().contains("1001 changes"), "{error}");
 }
 

@@ -137,6 +137,7 @@ impl RetryPolicy {
             | CallError::MemoryLimit { .. }
             | CallError::Trap(_)
             | CallError::InvalidOutput(_)
+            | CallError::PageTooLarge(_)
             | CallError::HostNotAllowed { .. }
             | CallError::ResponseTooLarge { .. }
             | CallError::Instantiate(_) => Action::Fail(Outcome::RunFailed),
