@@ -32,6 +32,9 @@ pub struct App {
 pub struct AppOptions {
     pub scheduler: SchedulerConfig,
     pub sync: SyncConfig,
+    /// The runtime's settings; the artifact cache always goes in the data
+    /// directory.
+    pub runtime: RuntimeConfig,
 }
 
 impl App {
@@ -49,7 +52,7 @@ impl App {
         );
         let runtime = Runtime::new(RuntimeConfig {
             artifact_dir: Some(data_dir.join("artifacts")),
-            ..RuntimeConfig::default()
+            ..options.runtime
         })?;
         let registry = Arc::new(Registry::open(runtime, store.clone()).await?);
         let tokens = Tokens::new(store.clone());
