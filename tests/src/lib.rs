@@ -159,6 +159,27 @@ impl Drop for DemoCmms {
     }
 }
 
+/// How to start a host.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Extra arguments of `switchyard serve`.
+    pub args: Vec<String>,
+    /// Install every connector in `dist/plugins` at start (`--plugins-dir`).
+    pub install_plugins: bool,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            env: Vec::new(),
+            args: Vec::new(),
+            install_plugins: true,
+        }
+    }
+}
+
 /// A running `switchyard serve`, killed on drop.
 pub struct Host {
     child: Option<Child>,
@@ -168,6 +189,8 @@ pub struct Host {
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     extra_env: Vec<(String, String)>,
+    extra_args: Vec<String>,
+    install_plugins: bool,
 }
 
 impl Host {
@@ -179,6 +202,17 @@ impl Host {
 
     /// Like [`Host::start`], with extra environment variables.
     pub fn start_with_env(env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_with(HostOptions {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..HostOptions::default()
+        })
+    }
+
+    /// Starts a host on a new data directory with `options`.
+    pub fn start_with(options: HostOptions) -> Result<Self> {
         let temp = tempfile::tempdir()?;
         let data_dir = temp.path().join("data");
         let mut host = Host {
@@ -186,10 +220,9 @@ impl Host {
             url: String::new(),
             data_dir,
             _temp: Some(temp),
-            extra_env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            extra_env: options.env,
+            extra_args: options.args,
+            install_plugins: options.install_plugins,
         };
         host.spawn()?;
         Ok(host)
@@ -202,8 +235,7 @@ impl Host {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--listen", "127.0.0.1:0"])
-            .arg("--plugins-dir")
-            .arg(repo_root().join("dist/plugins"))
+            .args(&self.extra_args)
             .env("SWITCHYARD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env(
                 "RUST_LOG",
@@ -215,6 +247,11 @@ impl Host {
             } else {
                 Stdio::null()
             });
+        if self.install_plugins {
+            command
+                .arg("--plugins-dir")
+                .arg(repo_root().join("dist/plugins"));
+        }
         for (key, value) in &self.extra_env {
             command.env(key, value);
         }
@@ -281,6 +318,75 @@ impl Host {
                 .to_string(),
             created["token"].as_str().context("token")?.to_string(),
         ))
+    }
+
+    /// Creates a connection of any connector; returns (connection id, token).
+    pub fn connect(
+        &self,
+        connector_id: &str,
+        settings: Value,
+        credentials: Value,
+    ) -> Result<(String, String)> {
+        let response = self
+            .admin(reqwest::Method::POST, "/v1/connections")
+            .json(&json!({
+                "connector_id": connector_id,
+                "settings": settings,
+                "credentials": credentials,
+            }))
+            .send()?;
+        let status = response.status();
+        let created: Value = response.json()?;
+        if status != 201 {
+            bail!("creating a {connector_id} connection: {status}: {created}");
+        }
+        Ok((
+            created["connection"]["id"]
+                .as_str()
+                .context("connection id")?
+                .to_string(),
+            created["token"].as_str().context("token")?.to_string(),
+        ))
+    }
+
+    /// Starts the sync of one model (or all with `None`) with the admin
+    /// token; returns the models started.
+    pub fn trigger(&self, connection_id: &str, model: Option<&str>) -> Result<Vec<String>> {
+        let response = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/v1/connections/{connection_id}/sync"),
+            )
+            .json(&json!({ "model": model }))
+            .send()?;
+        let status = response.status();
+        let body: Value = response.json()?;
+        if status != 202 {
+            bail!("triggering a sync of {connection_id}: {status}: {body}");
+        }
+        Ok(body["models"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// Replaces a connector's sandbox limits.
+    pub fn set_limits(&self, connector_id: &str, limits: Value) -> Result<Value> {
+        let response = self
+            .admin(
+                reqwest::Method::PUT,
+                &format!("/v1/connectors/{connector_id}/limits"),
+            )
+            .json(&limits)
+            .send()?;
+        let status = response.status();
+        let body: Value = response.json()?;
+        if status != 200 {
+            bail!("setting the limits of {connector_id}: {status}: {body}");
+        }
+        Ok(body)
     }
 
     /// The connection's runs, newest first.
