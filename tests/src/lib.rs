@@ -160,24 +160,16 @@ impl Drop for DemoCmms {
 }
 
 /// How to start a host.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HostOptions {
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
     /// Extra arguments of `switchyard serve`.
     pub args: Vec<String>,
-    /// Install every connector in `dist/plugins` at start (`--plugins-dir`).
-    pub install_plugins: bool,
-}
-
-impl Default for HostOptions {
-    fn default() -> Self {
-        HostOptions {
-            env: Vec::new(),
-            args: Vec::new(),
-            install_plugins: true,
-        }
-    }
+    /// The connectors installed at start (`--plugins-dir`): `None`, every
+    /// one in `dist/plugins`; otherwise these (file names without `.wasm`;
+    /// empty: none).
+    pub plugins: Option<Vec<String>>,
 }
 
 /// A running `switchyard serve`, killed on drop.
@@ -190,7 +182,7 @@ pub struct Host {
     _temp: Option<tempfile::TempDir>,
     extra_env: Vec<(String, String)>,
     extra_args: Vec<String>,
-    install_plugins: bool,
+    plugins_dir: Option<PathBuf>,
 }
 
 impl Host {
@@ -215,6 +207,18 @@ impl Host {
     pub fn start_with(options: HostOptions) -> Result<Self> {
         let temp = tempfile::tempdir()?;
         let data_dir = temp.path().join("data");
+        let plugins_dir = match options.plugins {
+            None => Some(repo_root().join("dist/plugins")),
+            Some(names) if names.is_empty() => None,
+            Some(names) => {
+                let dir = temp.path().join("plugins");
+                std::fs::create_dir_all(&dir)?;
+                for name in names {
+                    std::fs::copy(plugin(&name), dir.join(format!("{name}.wasm")))?;
+                }
+                Some(dir)
+            }
+        };
         let mut host = Host {
             child: None,
             url: String::new(),
@@ -222,7 +226,7 @@ impl Host {
             _temp: Some(temp),
             extra_env: options.env,
             extra_args: options.args,
-            install_plugins: options.install_plugins,
+            plugins_dir,
         };
         host.spawn()?;
         Ok(host)
@@ -247,10 +251,8 @@ impl Host {
             } else {
                 Stdio::null()
             });
-        if self.install_plugins {
-            command
-                .arg("--plugins-dir")
-                .arg(repo_root().join("dist/plugins"));
+        if let Some(dir) = &self.plugins_dir {
+            command.arg("--plugins-dir").arg(dir);
         }
         for (key, value) in &self.extra_env {
             command.env(key, value);
