@@ -314,10 +314,104 @@ fn main() {
         mib(peak.saturating_sub(before)),
         peak.saturating_sub(before) as f64 / 1000.0 / 1024.0
     );
+
+    // The same with an HTTP connector whose source never answers: each call
+    // is inside its instance, waiting for its response or for a slot of the
+    // host's request budget. A runtime of its own (its own pool): the first
+    // one's slots keep their hot pages resident, which would be counted in
+    // the baseline and reused here.
+    drop((synthetic, noop, runtime));
+    let runtime = new_runtime(None);
+    let demo = multi
+        .block_on(runtime.load(&plugin("demo_cmms_connector")))
+        .unwrap();
+    let before = rss_bytes("VmRSS:");
+    let (peak, alive) = multi.block_on(waiting_on_http(&demo, 1000, hold));
+    println!(
+        "- `demo-cmms` calls waiting on a source that never answers, {alive} in flight at once"
+    );
+    println!(
+        "- RSS before {}, with 1,000 live instances {} (+{}, {:.0} KiB per instance)",
+        mib(before),
+        mib(peak),
+        mib(peak.saturating_sub(before)),
+        peak.saturating_sub(before) as f64 / 1000.0 / 1024.0
+    );
     println!(
         "- peak RSS of the whole benchmark (VmHWM): {}",
         mib(rss_bytes("VmHWM:"))
     );
+}
+
+/// Starts `count` demo-cmms calls against a local source that accepts
+/// connections and never answers; they end at their time budget. Returns
+/// (peak RSS, calls in flight at the peak).
+async fn waiting_on_http(
+    connector: &Arc<ConnectorComponent>,
+    count: usize,
+    hold: Duration,
+) -> (u64, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let silent = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let allowlist = Arc::new(
+        switchyard_runtime::Allowlist::resolve(&["{base-url}".to_string()], |_| {
+            Some(base.as_str())
+        })
+        .unwrap(),
+    );
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let mut calls = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (connector, in_flight, allowlist, base) = (
+            connector.clone(),
+            in_flight.clone(),
+            allowlist.clone(),
+            base.clone(),
+        );
+        calls.push(tokio::spawn(async move {
+            let env = CallEnv {
+                limits: SandboxLimits {
+                    time_budget_ms: hold.as_millis() as u64,
+                    ..SandboxLimits::default()
+                },
+                allowlist,
+                ..CallEnv::default()
+            };
+            let mut context = context(&[("base-url", &base)]);
+            context.session.data = r#"{"token":"t"}"#.into();
+            in_flight.fetch_add(1, Ordering::SeqCst);
+            // The first page of an initial sync: no cursor.
+            let request = ChangeRequest {
+                cursor: None,
+                since: Some(0),
+                ..request("work-orders")
+            };
+            let result = connector.list_changes(&env, &context, &request).await;
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            assert_eq!(result.unwrap_err().code(), "plugin_timeout");
+        }));
+    }
+    let mut peak = (0, 0);
+    let sampling = Instant::now();
+    while sampling.elapsed() < hold * 3 / 4 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let rss = rss_bytes("VmRSS:");
+        if rss > peak.0 {
+            peak = (rss, in_flight.load(Ordering::SeqCst));
+        }
+    }
+    for call in calls {
+        call.await.unwrap();
+    }
+    silent.abort();
+    peak
 }
 
 async fn open_registry(dir: &Path) -> (Arc<Store>, Registry) {
