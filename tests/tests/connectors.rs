@@ -52,7 +52,7 @@ fn uploads_are_validated_before_anything_is_stored() -> Result<()> {
         plugins: Some(vec![]),
         ..HostOptions::default()
     })?;
-    let mut truncated = read("synthetic_v1");
+    let mut truncated = read("hot_swap_v1");
     truncated.truncate(truncated.len() / 2);
     // An empty component: valid WebAssembly, but it exports nothing.
     let empty_component = b"\0asm\x0d\0\x01\0".to_vec();
@@ -101,7 +101,7 @@ fn uploads_are_validated_before_anything_is_stored() -> Result<()> {
     let response = host
         .admin(Method::POST, "/v1/connectors")
         .header("content-type", "application/json")
-        .body(read("synthetic_v1"))
+        .body(read("hot_swap_v1"))
         .send()?;
     assert_eq!(response.status(), 415);
     let response = host
@@ -119,7 +119,7 @@ fn uploads_are_validated_before_anything_is_stored() -> Result<()> {
             "sy_admin_not-a-real-token-000000000000000000",
         )
         .header("content-type", "application/wasm")
-        .body(read("synthetic_v1"))
+        .body(read("hot_swap_v1"))
         .send()?;
     assert_eq!(response.status(), 401);
     // None of it was stored.
@@ -128,7 +128,7 @@ fn uploads_are_validated_before_anything_is_stored() -> Result<()> {
 
     // A valid upload, the same bytes again, and another build of the same
     // version.
-    let (status, body) = upload(&host, read("synthetic_v1"), "")?;
+    let (status, body) = upload(&host, read("hot_swap_v1"), "")?;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["new"], true);
     assert_eq!(body["version"]["version"], "1.0.0");
@@ -136,12 +136,12 @@ fn uploads_are_validated_before_anything_is_stored() -> Result<()> {
         body["version"]["active"], true,
         "the first version is active"
     );
-    let (status, body) = upload(&host, read("synthetic_v1"), "")?;
+    let (status, body) = upload(&host, read("hot_swap_v1"), "")?;
     assert_eq!((status, body["new"].clone()), (200, json!(false)));
-    let (status, body) = upload(&host, rebuilt(read("synthetic_v1")), "")?;
+    let (status, body) = upload(&host, rebuilt(read("hot_swap_v1")), "")?;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "connector_version_exists");
-    let (_, detail) = send(&host, Method::GET, "/v1/connectors/synthetic", None)?;
+    let (_, detail) = send(&host, Method::GET, "/v1/connectors/hot-swap", None)?;
     assert_eq!(detail["versions"].as_array().map(Vec::len), Some(1));
     Ok(())
 }
@@ -152,14 +152,14 @@ fn versions_are_activated_rolled_back_limited_and_pinned() -> Result<()> {
         plugins: Some(vec![]),
         ..HostOptions::default()
     })?;
-    upload(&host, read("synthetic_v1"), "")?;
-    let (status, body) = upload(&host, read("synthetic_v2"), "")?;
+    upload(&host, read("hot_swap_v1"), "")?;
+    let (status, body) = upload(&host, read("hot_swap_v2"), "")?;
     assert_eq!(
         (status, body["version"]["active"].clone()),
         (201, json!(false))
     );
 
-    let (status, detail) = send(&host, Method::GET, "/v1/connectors/synthetic", None)?;
+    let (status, detail) = send(&host, Method::GET, "/v1/connectors/hot-swap", None)?;
     assert_eq!(status, 200);
     assert_eq!(detail["active_version"], "1.0.0");
     assert_eq!(detail["rollback_to"], Value::Null);
@@ -186,7 +186,7 @@ fn versions_are_activated_rolled_back_limited_and_pinned() -> Result<()> {
         send(
             &host,
             Method::POST,
-            "/v1/connectors/synthetic/activate",
+            "/v1/connectors/hot-swap/activate",
             Some(json!({ "version": version })),
         )
     };
@@ -202,7 +202,7 @@ fn versions_are_activated_rolled_back_limited_and_pinned() -> Result<()> {
     let (status, body) = send(
         &host,
         Method::POST,
-        "/v1/connectors/synthetic/rollback",
+        "/v1/connectors/hot-swap/rollback",
         None,
     )?;
     assert_eq!(
@@ -212,7 +212,7 @@ fn versions_are_activated_rolled_back_limited_and_pinned() -> Result<()> {
     let (status, body) = send(
         &host,
         Method::POST,
-        "/v1/connectors/synthetic/rollback",
+        "/v1/connectors/hot-swap/rollback",
         None,
     )?;
     assert_eq!(
@@ -227,7 +227,7 @@ fn versions_are_activated_rolled_back_limited_and_pinned() -> Result<()> {
 
     // Limits: ranges checked, unknown fields refused, partial documents
     // take the defaults.
-    let limits = "/v1/connectors/synthetic/limits";
+    let limits = "/v1/connectors/hot-swap/limits";
     let (status, body) = send(
         &host,
         Method::PUT,
@@ -269,7 +269,7 @@ fn versions_are_activated_rolled_back_limited_and_pinned() -> Result<()> {
     assert_eq!(body["limits"]["max_id_bytes"], 512);
 
     // Pins.
-    let (connection, _) = host.connect("synthetic", json!({}), json!({}))?;
+    let (connection, _) = host.connect("hot-swap", json!({}), json!({}))?;
     let pin = format!("/v1/connections/{connection}/pin");
     let (status, body) = send(&host, Method::PUT, &pin, Some(json!({"version": "1.1.0"})))?;
     assert_eq!(
@@ -295,7 +295,7 @@ fn versions_are_activated_rolled_back_limited_and_pinned() -> Result<()> {
     let cached = std::fs::read_dir(&artifacts)?.count();
     assert!(cached >= 2, "{cached} artifacts cached");
     host.restart()?;
-    let (_, detail) = send(&host, Method::GET, "/v1/connectors/synthetic", None)?;
+    let (_, detail) = send(&host, Method::GET, "/v1/connectors/hot-swap", None)?;
     assert_eq!(detail["active_version"], "1.0.0");
     assert_eq!(detail["limits"]["time_budget_ms"], 2500);
     assert_eq!(
@@ -337,30 +337,30 @@ fn the_cli_manages_versions_on_a_running_host() -> Result<()> {
         plugins: Some(vec![]),
         ..HostOptions::default()
     })?;
-    let v1 = plugin("synthetic_v1");
-    let v2 = plugin("synthetic_v2");
+    let v1 = plugin("hot_swap_v1");
+    let v2 = plugin("hot_swap_v2");
     let (ok, out, err) = cli(&host, &["install", v1.to_str().unwrap()])?;
     assert!(ok, "{err}");
-    assert!(out.contains("synthetic 1.0.0 installed (active)"), "{out}");
+    assert!(out.contains("hot-swap 1.0.0 installed (active)"), "{out}");
     let (ok, out, err) = cli(&host, &["install", v2.to_str().unwrap()])?;
     assert!(
-        ok && out.contains("synthetic 1.1.0 installed\n"),
+        ok && out.contains("hot-swap 1.1.0 installed\n"),
         "{out}{err}"
     );
     let (ok, out, _) = cli(&host, &["list"])?;
     assert!(ok);
     assert!(
-        out.contains("synthetic") && out.contains("active 1.0.0") && out.contains("1.0.0, 1.1.0"),
+        out.contains("hot-swap") && out.contains("active 1.0.0") && out.contains("1.0.0, 1.1.0"),
         "{out}"
     );
-    let (ok, out, _) = cli(&host, &["activate", "synthetic", "1.1.0"])?;
+    let (ok, out, _) = cli(&host, &["activate", "hot-swap", "1.1.0"])?;
     assert!(
-        ok && out.contains("synthetic 1.1.0 is active (rollback returns to 1.0.0)"),
+        ok && out.contains("hot-swap 1.1.0 is active (rollback returns to 1.0.0)"),
         "{out}"
     );
-    let (ok, out, _) = cli(&host, &["rollback", "synthetic"])?;
-    assert!(ok && out.contains("synthetic 1.0.0 is active"), "{out}");
-    let (ok, _, err) = cli(&host, &["rollback", "synthetic"])?;
+    let (ok, out, _) = cli(&host, &["rollback", "hot-swap"])?;
+    assert!(ok && out.contains("hot-swap 1.0.0 is active"), "{out}");
+    let (ok, _, err) = cli(&host, &["rollback", "hot-swap"])?;
     assert!(
         !ok && err.contains("connector_no_previous_version"),
         "{err}"
@@ -369,7 +369,7 @@ fn the_cli_manages_versions_on_a_running_host() -> Result<()> {
         &host,
         &[
             "limits",
-            "synthetic",
+            "hot-swap",
             "--time-budget-ms",
             "1500",
             "--memory-mib",
@@ -380,9 +380,9 @@ fn the_cli_manages_versions_on_a_running_host() -> Result<()> {
     let limits: Value = serde_json::from_str(&out)?;
     assert_eq!(limits["time_budget_ms"], 1500);
     assert_eq!(limits["memory_bytes"], 24 << 20);
-    let (ok, _, err) = cli(&host, &["limits", "synthetic", "--time-budget-ms", "5"])?;
+    let (ok, _, err) = cli(&host, &["limits", "hot-swap", "--time-budget-ms", "5"])?;
     assert!(!ok && err.contains("connector_limits_invalid"), "{err}");
-    let (ok, out, _) = cli(&host, &["--json", "show", "synthetic"])?;
+    let (ok, out, _) = cli(&host, &["--json", "show", "hot-swap"])?;
     assert!(ok);
     let detail: Value = serde_json::from_str(&out)?;
     assert_eq!(detail["limits"]["time_budget_ms"], 1500);

@@ -1,5 +1,5 @@
 //! Hot swap under load: while syncs run back to back on three connections and
-//! records, the change feed and runs are read continuously, the synthetic
+//! records, the change feed and runs are read continuously, the hot-swap
 //! connector is switched to 1.1.0 and rolled back to 1.0.0 twenty times.
 //! Zero failed runs, zero non-2xx answers, and every run attributed to the
 //! version that was active when it started, with every page of a run written
@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchyard_tests::{Host, HostOptions, client, wait_for};
 
 const SWITCHES: usize = 20;
-/// Items per page and pages per run of the synthetic connector (settings).
+/// Items per page and pages per run of the hot-swap connector (settings).
 const PER_PAGE: u64 = 10;
 const PAGES_PER_RUN: u64 = 4;
 /// Each page takes this long, so a run (~4 × 40 ms) spans switches.
@@ -140,7 +140,7 @@ fn read_loop(
                 format!("/v1/connections/{connection}/models/items/changes?limit=100"),
                 token,
             ),
-            _ => ("/v1/connectors/synthetic".to_string(), &admin),
+            _ => ("/v1/connectors/hot-swap".to_string(), &admin),
         };
         let response = client
             .get(format!("{url}{path}"))
@@ -155,11 +155,11 @@ fn read_loop(
 #[test]
 fn twenty_activations_and_rollbacks_under_load_fail_nothing() -> Result<()> {
     let host = Host::start_with(HostOptions {
-        plugins: Some(vec!["synthetic_v1".into(), "synthetic_v2".into()]),
+        plugins: Some(vec!["hot_swap_v1".into(), "hot_swap_v2".into()]),
         ..HostOptions::default()
     })?;
     let connector: Value = host
-        .admin(Method::GET, "/v1/connectors/synthetic")
+        .admin(Method::GET, "/v1/connectors/hot-swap")
         .send()?
         .error_for_status()?
         .json()?;
@@ -172,7 +172,7 @@ fn twenty_activations_and_rollbacks_under_load_fail_nothing() -> Result<()> {
     });
     let mut connections = Vec::new();
     for _ in 0..3 {
-        connections.push(host.connect("synthetic", settings.clone(), json!({}))?);
+        connections.push(host.connect("hot-swap", settings.clone(), json!({}))?);
     }
     // The third connection is pinned to 1.0.0: switches do not touch it.
     let pinned = connections[2].0.clone();
@@ -219,7 +219,7 @@ fn twenty_activations_and_rollbacks_under_load_fail_nothing() -> Result<()> {
             ("rollback", json!(null), "1.0.0"),
         ] {
             let from = now_ms();
-            let mut request = host.admin(Method::POST, &format!("/v1/connectors/synthetic/{path}"));
+            let mut request = host.admin(Method::POST, &format!("/v1/connectors/hot-swap/{path}"));
             if !body.is_null() {
                 request = request.json(&body);
             }
@@ -311,7 +311,7 @@ fn twenty_activations_and_rollbacks_under_load_fail_nothing() -> Result<()> {
     assert!(by_version.get("1.1.0").is_some_and(|n| *n > 0));
     assert!(spanning > 0, "no run spanned a switch: make runs longer");
     let connector: Value = host
-        .admin(Method::GET, "/v1/connectors/synthetic")
+        .admin(Method::GET, "/v1/connectors/hot-swap")
         .send()?
         .error_for_status()?
         .json()?;

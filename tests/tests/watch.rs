@@ -44,12 +44,12 @@ fn a_watched_folder_installs_and_activates_new_versions() -> Result<()> {
         ..HostOptions::default()
     })?;
     let limit = Duration::from_secs(30);
-    let v1 = std::fs::read(plugin("synthetic_v1"))?;
-    let v2 = std::fs::read(plugin("synthetic_v2"))?;
+    let v1 = std::fs::read(plugin("hot_swap_v1"))?;
+    let v2 = std::fs::read(plugin("hot_swap_v2"))?;
 
-    drop_in(watched.path(), "synthetic.wasm", &v1)?;
+    drop_in(watched.path(), "hot-swap.wasm", &v1)?;
     wait_for(limit, "1.0.0 to be active", || {
-        Ok((active_version(&host, "synthetic")?.as_deref() == Some("1.0.0")).then_some(()))
+        Ok((active_version(&host, "hot-swap")?.as_deref() == Some("1.0.0")).then_some(()))
     })?;
 
     // A broken build is logged and changes nothing, and the watcher goes on.
@@ -65,11 +65,11 @@ fn a_watched_folder_installs_and_activates_new_versions() -> Result<()> {
     )?;
 
     // A newer version replacing the file is activated.
-    drop_in(watched.path(), "synthetic.wasm", &v2)?;
+    drop_in(watched.path(), "hot-swap.wasm", &v2)?;
     wait_for(limit, "1.1.0 to be active", || {
-        Ok((active_version(&host, "synthetic")?.as_deref() == Some("1.1.0")).then_some(()))
+        Ok((active_version(&host, "hot-swap")?.as_deref() == Some("1.1.0")).then_some(()))
     })?;
-    let detail = connector(&host, "synthetic")?.unwrap();
+    let detail = connector(&host, "hot-swap")?.unwrap();
     assert_eq!(detail["rollback_to"], "1.0.0");
 
     // An older version is installed but not activated.
@@ -77,10 +77,10 @@ fn a_watched_folder_installs_and_activates_new_versions() -> Result<()> {
     // Another build under the active version number is refused.
     let mut rebuilt = v2.clone();
     rebuilt.extend_from_slice(&[0x00, 0x05, 0x01, b'x', b'y', b'z', b'w']);
-    drop_in(watched.path(), "synthetic.wasm", &rebuilt)?;
+    drop_in(watched.path(), "hot-swap.wasm", &rebuilt)?;
     // Give the watcher several intervals to (not) act on all of that.
     std::thread::sleep(Duration::from_millis(800));
-    let detail = connector(&host, "synthetic")?.unwrap();
+    let detail = connector(&host, "hot-swap")?.unwrap();
     assert_eq!(detail["active_version"], "1.1.0");
     assert_eq!(detail["versions"].as_array().map(Vec::len), Some(2));
     let listed: Value = host
@@ -94,7 +94,7 @@ fn a_watched_folder_installs_and_activates_new_versions() -> Result<()> {
         .iter()
         .filter_map(|c| c["id"].as_str())
         .collect();
-    assert_eq!(ids, ["synthetic"], "the bad builds installed nothing");
+    assert_eq!(ids, ["hot-swap"], "the bad builds installed nothing");
 
     // The watcher is still working after the failures.
     drop_in(

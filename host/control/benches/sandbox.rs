@@ -162,8 +162,8 @@ fn main() {
             .all(|i| i.starts_with("switchyard:connector/")),
         "bench-noop must not import WASI: {imports:?}"
     );
-    let synthetic = tokio
-        .block_on(runtime.load(&plugin("synthetic_v1")))
+    let hot_swap = tokio
+        .block_on(runtime.load(&plugin("hot_swap_v1")))
         .unwrap();
     let demo = tokio
         .block_on(runtime.load(&plugin("demo_cmms_connector")))
@@ -179,10 +179,10 @@ fn main() {
             tokio.block_on(latency(&noop, "items", calls)),
         ),
         (
-            "synthetic",
+            "hot-swap",
             "wasi:clocks, wasi:io",
             "list-changes (10 records)",
-            tokio.block_on(latency(&synthetic, "items", calls)),
+            tokio.block_on(latency(&hot_swap, "items", calls)),
         ),
         (
             "demo-cmms",
@@ -208,7 +208,7 @@ fn main() {
     println!("|---|---|---|---|");
     let cache = tempfile::tempdir().unwrap();
     let cached = new_runtime(Some(cache.path()));
-    for name in ["bench_noop", "synthetic_v1", "demo_cmms_connector"] {
+    for name in ["bench_noop", "hot_swap_v1", "demo_cmms_connector"] {
         let wasm = plugin(name);
         let compile = median(
             (0..5)
@@ -244,23 +244,23 @@ fn main() {
     let data = tempfile::tempdir().unwrap();
     tokio.block_on(async {
         let (_store, registry) = open_registry(data.path()).await;
-        registry.install(&plugin("synthetic_v1")).await.unwrap();
-        registry.install(&plugin("synthetic_v2")).await.unwrap();
+        registry.install(&plugin("hot_swap_v1")).await.unwrap();
+        registry.install(&plugin("hot_swap_v2")).await.unwrap();
     });
     let (first, switches) = tokio.block_on(async {
         let started = Instant::now();
         let (_store, registry) = open_registry(data.path()).await;
         let reopen = started.elapsed();
         let started = Instant::now();
-        registry.activate("synthetic", "1.1.0").await.unwrap();
+        registry.activate("hot-swap", "1.1.0").await.unwrap();
         let first = started.elapsed();
         let mut switches = Vec::new();
         for _ in 0..200 {
             let started = Instant::now();
-            registry.rollback("synthetic").await.unwrap();
+            registry.rollback("hot-swap").await.unwrap();
             switches.push(started.elapsed());
             let started = Instant::now();
-            registry.activate("synthetic", "1.1.0").await.unwrap();
+            registry.activate("hot-swap", "1.1.0").await.unwrap();
             switches.push(started.elapsed());
         }
         switches.sort();
@@ -287,24 +287,24 @@ fn main() {
         .build()
         .unwrap();
     let runtime = new_runtime(None);
-    let synthetic = multi
-        .block_on(runtime.load(&plugin("synthetic_v1")))
+    let hot_swap = multi
+        .block_on(runtime.load(&plugin("hot_swap_v1")))
         .unwrap();
     let noop = multi.block_on(runtime.load(&plugin("bench_noop"))).unwrap();
     // Warm the pool and the code pages once.
     multi.block_on(latency(&noop, "items", 100));
     multi.block_on(async {
         let env = CallEnv::new(SandboxLimits::default());
-        synthetic
+        hot_swap
             .list_changes(&env, &context(&[]), &request("items"))
             .await
             .unwrap();
     });
     let before = rss_bytes("VmRSS:");
     let hold = Duration::from_secs(3);
-    let (peak, alive) = multi.block_on(concurrent(&synthetic, 1000, hold));
+    let (peak, alive) = multi.block_on(concurrent(&hot_swap, 1000, hold));
     println!(
-        "- `synthetic` calls blocked in a host timer ({} s each), {alive} in flight at once",
+        "- `hot-swap` calls blocked in a host timer ({} s each), {alive} in flight at once",
         hold.as_secs()
     );
     println!(
@@ -320,7 +320,7 @@ fn main() {
     // host's request budget. A runtime of its own (its own pool): the first
     // one's slots keep their hot pages resident, which would be counted in
     // the baseline and reused here.
-    drop((synthetic, noop, runtime));
+    drop((hot_swap, noop, runtime));
     let runtime = new_runtime(None);
     let demo = multi
         .block_on(runtime.load(&plugin("demo_cmms_connector")))

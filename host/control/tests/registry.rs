@@ -58,54 +58,51 @@ async fn installs_activates_and_rolls_back_atomically() {
     let dir = tempfile::tempdir().unwrap();
     let (_store, registry) = open(dir.path()).await;
     let v1 = registry
-        .install_component(&plugin("synthetic_v1"))
+        .install_component(&plugin("hot_swap_v1"))
         .await
         .unwrap();
     assert!(v1.new && v1.activated);
     assert_eq!(
         (v1.record.connector_id.as_str(), v1.record.version.as_str()),
-        ("synthetic", "1.0.0")
+        ("hot-swap", "1.0.0")
     );
     let again = registry
-        .install_component(&plugin("synthetic_v1"))
+        .install_component(&plugin("hot_swap_v1"))
         .await
         .unwrap();
     assert!(!again.new && !again.activated);
     let v2 = registry
-        .install_component(&plugin("synthetic_v2"))
+        .install_component(&plugin("hot_swap_v2"))
         .await
         .unwrap();
     assert!(v2.new && !v2.activated, "installing does not activate");
-    assert_eq!(
-        registry.active("synthetic").unwrap().info().version,
-        "1.0.0"
-    );
+    assert_eq!(registry.active("hot-swap").unwrap().info().version, "1.0.0");
 
     // A call that resolved the connector before the switch keeps its
     // version; the next resolution gets the new one.
-    let in_flight = registry.resolve("synthetic", None).await.unwrap();
-    registry.activate("synthetic", "1.1.0").await.unwrap();
+    let in_flight = registry.resolve("hot-swap", None).await.unwrap();
+    registry.activate("hot-swap", "1.1.0").await.unwrap();
     assert_eq!(in_flight.info().version, "1.0.0");
-    let next = registry.resolve("synthetic", None).await.unwrap();
+    let next = registry.resolve("hot-swap", None).await.unwrap();
     assert_eq!(next.info().version, "1.1.0");
     assert_eq!(next.hash(), v2.record.hash);
     // A pinned version resolves whatever is active.
-    let pinned = registry.resolve("synthetic", Some("1.0.0")).await.unwrap();
+    let pinned = registry.resolve("hot-swap", Some("1.0.0")).await.unwrap();
     assert_eq!(pinned.hash(), v1.record.hash);
 
-    let back = registry.rollback("synthetic").await.unwrap();
+    let back = registry.rollback("hot-swap").await.unwrap();
     assert_eq!(back.version, "1.0.0");
     assert_eq!(
         registry
-            .active_version("synthetic")
+            .active_version("hot-swap")
             .unwrap()
             .unwrap()
             .version,
         "1.0.0"
     );
-    let error = registry.rollback("synthetic").await.unwrap_err();
+    let error = registry.rollback("hot-swap").await.unwrap_err();
     assert_eq!(error.code(), "connector_no_previous_version");
-    let error = registry.activate("synthetic", "9.9.9").await.unwrap_err();
+    let error = registry.activate("hot-swap", "9.9.9").await.unwrap_err();
     assert_eq!(error.code(), "connector_version_not_found");
     let error = registry.rollback("nope").await.unwrap_err();
     assert_eq!(error.code(), "connector_not_found");
@@ -115,7 +112,7 @@ async fn installs_activates_and_rolls_back_atomically() {
 async fn an_invalid_component_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (store, registry) = open(dir.path()).await;
-    let mut truncated = plugin("synthetic_v1");
+    let mut truncated = plugin("hot_swap_v1");
     truncated.truncate(truncated.len() / 2);
     for (wasm, code) in [
         (b"not wasm at all".to_vec(), "component_invalid"),
@@ -129,15 +126,15 @@ async fn an_invalid_component_changes_nothing() {
 
     // Another build under a version that exists is refused, and the
     // version keeps its first build.
-    let first = registry.install(&plugin("synthetic_v1")).await.unwrap();
-    let other = rebuilt(plugin("synthetic_v1"));
+    let first = registry.install(&plugin("hot_swap_v1")).await.unwrap();
+    let other = rebuilt(plugin("hot_swap_v1"));
     let error = registry.install_component(&other).await.unwrap_err();
     assert!(
         matches!(&error, RegistryError::VersionExists { version, .. } if version == "1.0.0"),
         "{error:?}"
     );
     assert_eq!(error.code(), "connector_version_exists");
-    let versions = registry.versions("synthetic").unwrap();
+    let versions = registry.versions("hot-swap").unwrap();
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].hash, first.hash);
     let other_hash = {
@@ -154,26 +151,26 @@ async fn limits_are_checked_stored_and_used_for_calls() {
         let (store, registry) = open(dir.path()).await;
         let registry = Arc::new(registry);
         let error = registry
-            .set_limits("synthetic", SandboxLimits::default())
+            .set_limits("hot-swap", SandboxLimits::default())
             .unwrap_err();
         assert_eq!(error.code(), "connector_not_found");
-        registry.install(&plugin("synthetic_v1")).await.unwrap();
-        assert!(!registry.has_custom_limits("synthetic"));
+        registry.install(&plugin("hot_swap_v1")).await.unwrap();
+        assert!(!registry.has_custom_limits("hot-swap"));
         let too_much = SandboxLimits {
             memory_bytes: registry.runtime().config().max_memory_bytes + 1,
             ..SandboxLimits::default()
         };
-        let error = registry.set_limits("synthetic", too_much).unwrap_err();
+        let error = registry.set_limits("hot-swap", too_much).unwrap_err();
         assert_eq!(error.code(), "connector_limits_invalid");
         assert!(error.to_string().contains("memory_bytes"), "{error}");
-        assert_eq!(registry.limits("synthetic"), SandboxLimits::default());
+        assert_eq!(registry.limits("hot-swap"), SandboxLimits::default());
 
         let limits = SandboxLimits {
             time_budget_ms: 750,
             memory_bytes: 8 << 20,
             ..SandboxLimits::default()
         };
-        registry.set_limits("synthetic", limits).unwrap();
+        registry.set_limits("hot-swap", limits).unwrap();
 
         // A connection's calls run under the connector's limits.
         let vault = Arc::new(Vault::open_or_create(dir.path(), None).unwrap());
@@ -183,7 +180,7 @@ async fn limits_are_checked_stored_and_used_for_calls() {
             vault,
             Tokens::new(store.clone()),
         );
-        let component = registry.resolve("synthetic", None).await.unwrap();
+        let component = registry.resolve("hot-swap", None).await.unwrap();
         let env = connections
             .call_env(&component, &Default::default(), &Default::default())
             .unwrap();
@@ -191,8 +188,8 @@ async fn limits_are_checked_stored_and_used_for_calls() {
     }
     // And they survive a restart.
     let (_store, registry) = open(dir.path()).await;
-    assert_eq!(registry.limits("synthetic").time_budget_ms, 750);
-    assert!(registry.has_custom_limits("synthetic"));
+    assert_eq!(registry.limits("hot-swap").time_budget_ms, 750);
+    assert!(registry.has_custom_limits("hot-swap"));
 }
 
 #[tokio::test]
@@ -200,9 +197,9 @@ async fn a_connection_pins_an_installed_version() {
     let dir = tempfile::tempdir().unwrap();
     let (store, registry) = open(dir.path()).await;
     let registry = Arc::new(registry);
-    registry.install(&plugin("synthetic_v1")).await.unwrap();
-    registry.install(&plugin("synthetic_v2")).await.unwrap();
-    registry.activate("synthetic", "1.1.0").await.unwrap();
+    registry.install(&plugin("hot_swap_v1")).await.unwrap();
+    registry.install(&plugin("hot_swap_v2")).await.unwrap();
+    registry.activate("hot-swap", "1.1.0").await.unwrap();
     let vault = Arc::new(Vault::open_or_create(dir.path(), None).unwrap());
     let connections = Connections::new(
         store.clone(),
@@ -212,7 +209,7 @@ async fn a_connection_pins_an_installed_version() {
     );
     let (connection, _token) = connections
         .create(NewConnection {
-            connector_id: "synthetic".into(),
+            connector_id: "hot-swap".into(),
             ..NewConnection::default()
         })
         .await
@@ -224,7 +221,7 @@ async fn a_connection_pins_an_installed_version() {
         .unwrap();
     assert_eq!(pinned.pinned_version.as_deref(), Some("1.0.0"));
     let component = registry
-        .resolve("synthetic", pinned.pinned_version.as_deref())
+        .resolve("hot-swap", pinned.pinned_version.as_deref())
         .await
         .unwrap();
     assert_eq!(component.info().version, "1.0.0");
@@ -261,15 +258,15 @@ async fn activation_after_a_restart_uses_the_cached_artifact() {
     {
         let (_store, registry) = open(dir.path()).await;
         let started = Instant::now();
-        registry.install(&plugin("synthetic_v1")).await.unwrap();
+        registry.install(&plugin("hot_swap_v1")).await.unwrap();
         compile = started.elapsed();
-        registry.install(&plugin("synthetic_v2")).await.unwrap();
+        registry.install(&plugin("hot_swap_v2")).await.unwrap();
     }
     let (_store, registry) = open(dir.path()).await;
-    let v2 = registry.version("synthetic", "1.1.0").unwrap();
+    let v2 = registry.version("hot-swap", "1.1.0").unwrap();
     assert!(registry.runtime().is_cached(&v2.hash));
     let started = Instant::now();
-    registry.activate("synthetic", "1.1.0").await.unwrap();
+    registry.activate("hot-swap", "1.1.0").await.unwrap();
     let activation = started.elapsed();
     println!("install with compile {compile:?}, activation from the cache {activation:?}");
     // Deserializing the artifact is a small fraction of compiling it; the

@@ -1,6 +1,6 @@
 //! A connector that generates its records instead of fetching them: no
 //! network, no source system. The hot-swap tests install it in two versions
-//! (`synthetic-v1` is 1.0.0, `synthetic-v2` is 1.1.0) and switch between them
+//! (`hot-swap-v1` is 1.0.0, `hot-swap-v2` is 1.1.0) and switch between them
 //! while syncs run.
 //!
 //! Model `items`: the cursor is a counter `n`. Each page returns the items
@@ -24,8 +24,8 @@ const MAX_DELAY_MS: u64 = 10_000;
 /// The description, under `version`.
 pub fn describe(version: &str) -> ConnectorInfo {
     ConnectorInfo {
-        id: "synthetic".into(),
-        name: "Synthetic items".into(),
+        id: "hot-swap".into(),
+        name: "Hot-swap test items".into(),
         version: version.into(),
         description: "Generates numbered items without any source system; for tests.".into(),
         auth: AuthMethod::None,
@@ -97,13 +97,13 @@ pub fn list_changes(
     })
 }
 
-/// Defines and exports the synthetic connector under a version.
+/// Defines and exports the hot-swap test connector under a version.
 #[macro_export]
-macro_rules! synthetic_connector {
+macro_rules! hot_swap_connector {
     ($version:expr) => {
-        struct Synthetic;
+        struct HotSwap;
 
-        impl switchyard_sdk::Connector for Synthetic {
+        impl switchyard_sdk::Connector for HotSwap {
             fn describe() -> switchyard_sdk::ConnectorInfo {
                 $crate::describe($version)
             }
@@ -122,6 +122,6 @@ macro_rules! synthetic_connector {
             }
         }
 
-        switchyard_sdk::export_connector!(Synthetic);
+        switchyard_sdk::export_connector!(HotSwap);
     };
 }
