@@ -192,7 +192,8 @@ impl Host {
         Self::start_with_env(&[])
     }
 
-    /// Like [`Host::start`], with extra environment variables.
+    /// Like [`Host::start`], with extra environment variables (for example
+    /// `SWITCHYARD_PAGE_SIZE`; every `serve` flag has one).
     pub fn start_with_env(env: &[(&str, &str)]) -> Result<Self> {
         Self::start_with(HostOptions {
             env: env
@@ -261,6 +262,70 @@ impl Host {
         self.url = wait_for_url(&mut child, "switchyard serve")?;
         self.child = Some(child);
         Ok(())
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// Starts a sync of the connection's models (or one) and returns the
+    /// models started.
+    pub fn trigger_sync(&self, connection_id: &str, body: Value) -> Result<Vec<String>> {
+        let response = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/v1/connections/{connection_id}/sync"),
+            )
+            .json(&body)
+            .send()?;
+        let status = response.status();
+        let answer: Value = response.json()?;
+        if status != 202 {
+            bail!("triggering a sync: {status}: {answer}");
+        }
+        Ok(answer["models"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// Waits until no run of the connection is in progress and every model
+    /// in `models` has a run that ended after `after_run_id`; returns those
+    /// runs (newest first).
+    pub fn wait_for_runs_after(
+        &self,
+        connection_id: &str,
+        models: &[&str],
+        after_run_id: u64,
+        limit: Duration,
+    ) -> Result<Vec<Value>> {
+        wait_for(limit, "sync runs to end", || {
+            let runs = self.runs(connection_id)?;
+            let newer: Vec<Value> = runs
+                .into_iter()
+                .filter(|r| r["id"].as_u64().is_some_and(|id| id > after_run_id))
+                .collect();
+            let ended = |r: &&Value| r["status"] != "running";
+            let done = models
+                .iter()
+                .all(|m| newer.iter().filter(ended).any(|r| r["model"] == *m))
+                && newer.iter().all(|r| r["status"] != "running");
+            Ok(done.then_some(newer))
+        })
+    }
+
+    /// The id of the connection's newest run, or 0.
+    pub fn last_run_id(&self, connection_id: &str) -> Result<u64> {
+        Ok(self
+            .runs(connection_id)?
+            .first()
+            .and_then(|r| r["id"].as_u64())
+            .unwrap_or(0))
     }
 
     /// Kills the process with SIGKILL: no shutdown code runs.

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+mod observe;
 pub mod pagination;
 pub mod request_id;
 mod routes;
@@ -18,7 +19,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use error::ApiError;
 use std::sync::Arc;
-use switchyard_control::{Connections, Registry, Tokens};
+use switchyard_control::{Connections, Registry, RequestLog, Tokens};
 use switchyard_store::Store;
 use switchyard_sync::Scheduler;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Starts syncs.
     pub scheduler: Scheduler,
+    /// The request log.
+    pub request_log: RequestLog,
 }
 
 /// The OpenAPI document's frame: info, security scheme, tags.
@@ -50,6 +53,7 @@ pub struct AppState {
         (name = "records", description = "Synced records and the change feed"),
         (name = "connections", description = "Connections, runs and sync triggers"),
         (name = "connectors", description = "Connector versions (install, activate, roll back), their sandbox limits, and pins"),
+        (name = "debugging", description = "Request logs"),
     ),
     modifiers(&BearerAuth),
 )]
@@ -81,6 +85,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::records::router())
         .merge(routes::connections::router())
         .merge(routes::connectors::router())
+        .merge(routes::logs::router())
         .split_for_parts()
 }
 
@@ -114,6 +119,17 @@ pub fn router(state: AppState) -> Router {
                 "This endpoint does not support that method. See /openapi.json.",
             )
         })
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::middleware,
+        ))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
+}
+
+/// Prometheus metrics, for admin tokens.
+async fn metrics(principal: auth::Principal) -> Result<String, ApiError> {
+    principal.require_admin()?;
+    Ok(switchyard_telemetry::metrics().render())
 }

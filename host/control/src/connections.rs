@@ -2,6 +2,7 @@
 //! session, and a status.
 
 use crate::registry::{Registry, RegistryError};
+use crate::request_log::RequestLog;
 use crate::tokens::{IssuedToken, Tokens};
 use crate::vault::{Vault, VaultError, random_bytes};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,8 @@ use switchyard_store::{Store, StoreError};
 pub const DEFAULT_LOOKBACK_DAYS: u32 = 30;
 /// The accepted lookback range, in days.
 pub const LOOKBACK_DAYS: std::ops::RangeInclusive<u32> = 1..=365;
+/// The accepted sync interval range, in seconds: a second to thirty days.
+pub const SYNC_INTERVAL_SECS: std::ops::RangeInclusive<u64> = 1..=30 * 86_400;
 
 /// What a connection keeps secret: sealed as one value.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -82,6 +85,9 @@ pub struct NewConnection {
     pub credentials: BTreeMap<String, String>,
     /// Initial sync lookback; the default when `None`.
     pub lookback_days: Option<u32>,
+    /// The API request creating it, so the request log links the
+    /// connector's authentication requests to it.
+    pub request_id: Option<String>,
 }
 
 /// A connection operation that failed.
@@ -122,6 +128,8 @@ pub struct Connections {
     /// Serializes read-modify-write updates of connection documents, so two
     /// runs of one connection cannot lose each other's change.
     writing: Arc<Mutex<()>>,
+    /// Where connector calls' outbound requests are logged.
+    request_log: Option<RequestLog>,
 }
 
 /// A new connection id: `conn_` and 80 random bits in hex.
@@ -143,7 +151,19 @@ impl Connections {
             vault,
             tokens,
             writing: Arc::new(Mutex::new(())),
+            request_log: None,
         }
+    }
+
+    /// Logs the outbound requests of connector calls made for connections.
+    pub fn with_request_log(mut self, log: RequestLog) -> Self {
+        self.request_log = Some(log);
+        self
+    }
+
+    /// The request log, if one is attached.
+    pub fn request_log(&self) -> Option<&RequestLog> {
+        self.request_log.as_ref()
     }
 
     /// Creates a connection: checks the fields against the connector's
@@ -177,7 +197,10 @@ impl Connections {
             credentials,
             session: None,
         };
-        let env = self.call_env(&component, &settings, &secrets)?;
+        let mut env = self.call_env(&component, &settings, &secrets)?;
+        if let Some(log) = &self.request_log {
+            env.observer = Some(log.observer(Some(id.clone()), None, new.request_id.clone()));
+        }
         let session = component
             .authenticate(&env, &connection_config(&settings, &secrets.credentials))
             .await
@@ -226,6 +249,68 @@ impl Connections {
                     .map_err(|e| ConnectionError::Store(StoreError::Corrupt(e.to_string())))
             }
         }
+    }
+
+    /// Changes how a connection syncs: its initial-sync lookback and its
+    /// sync intervals (per model, or `*` for all), each checked.
+    pub fn update_sync_settings(
+        &self,
+        connection_id: &str,
+        lookback_days: Option<u32>,
+        intervals: Option<BTreeMap<String, u64>>,
+    ) -> Result<Connection, ConnectionError> {
+        if let Some(days) = lookback_days
+            && !LOOKBACK_DAYS.contains(&days)
+        {
+            return Err(ConnectionError::InvalidField {
+                field: "lookback_days".into(),
+                reason: format!(
+                    "must be between {} and {} days",
+                    LOOKBACK_DAYS.start(),
+                    LOOKBACK_DAYS.end()
+                ),
+            });
+        }
+        if let Some(intervals) = &intervals {
+            for (model, seconds) in intervals {
+                if !SYNC_INTERVAL_SECS.contains(seconds) {
+                    return Err(ConnectionError::InvalidField {
+                        field: format!("sync_interval_secs.{model}"),
+                        reason: format!(
+                            "must be between {} second and {} days",
+                            SYNC_INTERVAL_SECS.start(),
+                            SYNC_INTERVAL_SECS.end() / 86_400
+                        ),
+                    });
+                }
+            }
+        }
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let mut connection = self.get(connection_id)?;
+        if let Some(intervals) = &intervals {
+            let component = self.registry.active(&connection.connector_id);
+            let known = |model: &str| {
+                model == "*"
+                    || component
+                        .as_ref()
+                        .is_none_or(|c| c.info().models.iter().any(|m| m.name == model))
+            };
+            if let Some(unknown) = intervals.keys().find(|m| !known(m)) {
+                return Err(ConnectionError::InvalidField {
+                    field: format!("sync_interval_secs.{unknown}"),
+                    reason: "is not a model of this connector (use `*` for all)".into(),
+                });
+            }
+        }
+        if let Some(days) = lookback_days {
+            connection.lookback_days = days;
+        }
+        if let Some(intervals) = intervals {
+            connection.sync_interval_secs = intervals;
+        }
+        connection.updated_at = now_ms();
+        self.store.put_connection(&connection)?;
+        Ok(connection)
     }
 
     /// Moves a connection to `status` for `reason`.

@@ -9,10 +9,12 @@
 
 pub mod connections;
 pub mod registry;
+pub mod request_log;
 pub mod tokens;
 pub mod vault;
 
 pub use connections::{ConnectionError, ConnectionSecrets, Connections, NewConnection};
 pub use registry::{Activation, Installed, LimitsRecord, Registry, RegistryError, VersionRecord};
+pub use request_log::RequestLog;
 pub use tokens::{IssuedToken, TokenRejection, Tokens};
 pub use vault::Vault;

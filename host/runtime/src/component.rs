@@ -210,6 +210,7 @@ impl ConnectorComponent {
         let exports = self.exports;
         self.call(
             &CallEnv::new(SandboxLimits::default()),
+            "load",
             async |store, instance| {
                 instance.get_typed_func::<(), (ConnectorInfo,)>(&mut *store, exports.describe)?;
                 instance
@@ -234,7 +235,7 @@ impl ConnectorComponent {
     /// Calls `describe`.
     pub async fn describe(&self, env: &CallEnv) -> Result<ConnectorInfo, CallError> {
         let index = self.exports.describe;
-        self.call(env, async |store, instance| {
+        self.call(env, "describe", async |store, instance| {
             // SAFETY: `DescribeFn` is the signature checked in `check_exports`.
             let func: DescribeFn = unsafe { typed(store, instance, &index)? };
             let (info,) = func.call_async(&mut *store, ()).await?;
@@ -251,7 +252,7 @@ impl ConnectorComponent {
     ) -> Result<Session, CallError> {
         let index = self.exports.authenticate;
         let session = self
-            .call(env, async |store, instance| {
+            .call(env, "authenticate", async |store, instance| {
                 // SAFETY: `AuthenticateFn` is the signature checked in
                 // `check_exports`.
                 let func: AuthenticateFn<'_> = unsafe { typed(store, instance, &index)? };
@@ -272,7 +273,7 @@ impl ConnectorComponent {
     ) -> Result<Session, CallError> {
         let index = self.exports.refresh;
         let session = self
-            .call(env, async |store, instance| {
+            .call(env, "refresh", async |store, instance| {
                 // SAFETY: `RefreshFn` is the signature checked in
                 // `check_exports`.
                 let func: RefreshFn<'_> = unsafe { typed(store, instance, &index)? };
@@ -294,7 +295,7 @@ impl ConnectorComponent {
     ) -> Result<ChangePage, CallError> {
         let index = self.exports.list_changes;
         let page = self
-            .call(env, async |store, instance| {
+            .call(env, "list-changes", async |store, instance| {
                 // SAFETY: `ListChangesFn` is the signature checked in
                 // `check_exports`.
                 let func: ListChangesFn<'_> = unsafe { typed(store, instance, &index)? };
@@ -310,6 +311,7 @@ impl ConnectorComponent {
     async fn call<R>(
         &self,
         env: &CallEnv,
+        function: &'static str,
         invoke: impl AsyncFnOnce(
             &mut Store<PluginState>,
             &Instance,
@@ -318,7 +320,8 @@ impl ConnectorComponent {
         let runtime = &self.runtime.inner;
         let limits = env.limits;
         let budget = limits.time_budget();
-        let deadline = Instant::now() + budget;
+        let started = Instant::now();
+        let deadline = started + budget;
         let memory_cap = limits.memory_bytes.min(runtime.config.max_memory_bytes);
         let outbound = Arc::new(CallOutbound {
             client: runtime.outbound.clone(),
@@ -395,7 +398,7 @@ impl ConnectorComponent {
             .cloned();
         let out_of_time = outbound.deadline_hit.load(Ordering::Relaxed);
         let oversized = outbound.oversized.load(Ordering::Relaxed);
-        match (result, denied) {
+        let result = match (result, denied) {
             // The connector's own error would only say "request failed" or
             // "timed out": the host knows the real cause.
             (Err(CallError::Connector(_)), Some(host)) => Err(CallError::HostNotAllowed { host }),
@@ -406,7 +409,18 @@ impl ConnectorComponent {
                 limit_bytes: limits.max_response_bytes,
             }),
             (result, _) => result,
-        }
+        };
+        let metrics = switchyard_telemetry::metrics();
+        let outcome = result.as_ref().map_or_else(|e| e.code(), |_| "ok");
+        metrics
+            .plugin_calls
+            .with_label_values(&[function, outcome])
+            .inc();
+        metrics
+            .plugin_call_duration
+            .with_label_values(&[function])
+            .observe(started.elapsed().as_secs_f64());
+        result
     }
 }
 

@@ -385,6 +385,15 @@ impl CallOutbound {
     }
 
     fn report(&self, record: OutboundExchange) {
+        let outcome = match (record.status, record.error.as_deref()) {
+            (_, Some(error)) => error.split(':').next().unwrap_or(error).to_string(),
+            (Some(status), None) => format!("{}xx", status / 100),
+            (None, None) => "no_response".to_string(),
+        };
+        switchyard_telemetry::metrics()
+            .outbound_requests
+            .with_label_values(&[outcome.as_str()])
+            .inc();
         tracing::debug!(
             method = %record.method,
             url = %record.url,

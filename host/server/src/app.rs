@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchyard_api::AppState;
-use switchyard_control::{Connections, Registry, Tokens, Vault};
+use switchyard_control::{Connections, Registry, RequestLog, Tokens, Vault};
 use switchyard_runtime::{Runtime, RuntimeConfig};
 use switchyard_store::Store;
 use switchyard_store::model::{RunStatus, Scope};
@@ -25,16 +25,30 @@ pub struct App {
     pub tokens: Tokens,
     pub engine: SyncEngine,
     pub scheduler: Scheduler,
+    pub request_log: RequestLog,
 }
 
 /// How to open the host.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AppOptions {
     pub scheduler: SchedulerConfig,
     pub sync: SyncConfig,
     /// The runtime's settings; the artifact cache always goes in the data
     /// directory.
     pub runtime: RuntimeConfig,
+    /// Bytes of each body kept in the request log.
+    pub log_body_bytes: usize,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            scheduler: SchedulerConfig::default(),
+            sync: SyncConfig::default(),
+            log_body_bytes: switchyard_control::request_log::DEFAULT_BODY_LIMIT,
+            runtime: RuntimeConfig::default(),
+        }
+    }
 }
 
 impl App {
@@ -56,7 +70,10 @@ impl App {
         })?;
         let registry = Arc::new(Registry::open(runtime, store.clone()).await?);
         let tokens = Tokens::new(store.clone());
-        let connections = Connections::new(store.clone(), registry.clone(), vault, tokens.clone());
+        let request_log = RequestLog::start(store.clone(), options.log_body_bytes)
+            .context("starting the request log writer")?;
+        let connections = Connections::new(store.clone(), registry.clone(), vault, tokens.clone())
+            .with_request_log(request_log.clone());
         let engine = SyncEngine::new(
             store.clone(),
             registry.clone(),
@@ -71,6 +88,7 @@ impl App {
             tokens,
             engine,
             scheduler,
+            request_log,
         };
         app.mark_interrupted_runs()?;
         Ok(app)
@@ -117,6 +135,7 @@ impl App {
             connections: self.connections.clone(),
             tokens: self.tokens.clone(),
             scheduler: self.scheduler.clone(),
+            request_log: self.request_log.clone(),
         }
     }
 

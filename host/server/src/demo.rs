@@ -121,6 +121,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 ("password".to_string(), "secret".to_string()),
             ]),
             lookback_days: None,
+            request_id: None,
         })
         .await?;
     println!(

@@ -3,6 +3,7 @@
 mod app;
 mod connector_cli;
 mod demo;
+mod sync_cli;
 mod watch;
 
 use anyhow::Context;
@@ -42,6 +43,8 @@ enum Command {
     /// Manage connector versions on a running host: install, list, show,
     /// activate, rollback, limits, pin.
     Connector(connector_cli::ConnectorArgs),
+    /// Run a sync in the foreground with a progress bar, then print a summary.
+    Sync(sync_cli::SyncArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,6 +83,8 @@ struct ServeArgs {
     #[arg(long, default_value_t = 256, env = "SWITCHYARD_MAX_MEMORY_MIB",
           value_parser = clap::value_parser!(u32).range(4..=4096))]
     max_memory_mib: u32,
+    #[command(flatten)]
+    sync: SyncFlags,
 }
 
 fn parse_rate(value: &str) -> Result<f64, String> {
@@ -88,6 +93,62 @@ fn parse_rate(value: &str) -> Result<f64, String> {
         Ok(rate)
     } else {
         Err("must be between 0.1 and 100000 requests per second".into())
+    }
+}
+
+/// How the host syncs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SyncFlags {
+    /// Seconds between syncs of a model, unless its connection sets its own.
+    #[arg(long, default_value_t = 900, env = "SWITCHYARD_SYNC_INTERVAL_SECS")]
+    sync_interval_secs: u64,
+    /// Changes asked for per page.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000), env = "SWITCHYARD_PAGE_SIZE")]
+    page_size: u32,
+    /// Sync runs in progress at once, across all connections.
+    #[arg(long, default_value_t = 8, env = "SWITCHYARD_MAX_CONCURRENT_RUNS")]
+    max_concurrent_runs: usize,
+    /// Sync runs in progress at once against one source host.
+    #[arg(long, default_value_t = 2, env = "SWITCHYARD_MAX_RUNS_PER_HOST")]
+    max_runs_per_host: usize,
+    /// Days tombstones and quarantined records are kept.
+    #[arg(long, default_value_t = 30, env = "SWITCHYARD_RETENTION_DAYS")]
+    retention_days: u64,
+    /// Hours request log entries are kept.
+    #[arg(long, default_value_t = 168, env = "SWITCHYARD_LOG_RETENTION_HOURS")]
+    log_retention_hours: u64,
+    /// Bytes of each request and response body kept in the request log.
+    #[arg(long, default_value_t = 4096, env = "SWITCHYARD_LOG_BODY_BYTES")]
+    log_body_bytes: usize,
+    /// Seconds between retention purges.
+    #[arg(
+        long,
+        default_value_t = 3600,
+        env = "SWITCHYARD_MAINTENANCE_INTERVAL_SECS"
+    )]
+    maintenance_interval_secs: u64,
+}
+
+impl SyncFlags {
+    fn options(&self) -> AppOptions {
+        use std::time::Duration;
+        AppOptions {
+            scheduler: switchyard_sync::SchedulerConfig {
+                default_interval: Duration::from_secs(self.sync_interval_secs.max(1)),
+                max_concurrent_runs: self.max_concurrent_runs.max(1),
+                max_runs_per_host: self.max_runs_per_host.max(1),
+                retention: Duration::from_secs(self.retention_days.saturating_mul(86_400)),
+                maintenance_every: Duration::from_secs(self.maintenance_interval_secs.max(1)),
+                log_retention: Duration::from_secs(self.log_retention_hours.saturating_mul(3600)),
+                ..Default::default()
+            },
+            sync: switchyard_sync::SyncConfig {
+                page_size: self.page_size,
+                ..Default::default()
+            },
+            log_body_bytes: self.log_body_bytes,
+            runtime: Default::default(),
+        }
     }
 }
 
@@ -122,11 +183,15 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(cli.log_format, "warn");
             connector_cli::run(args).await
         }
+        Command::Sync(args) => {
+            init_tracing(cli.log_format, "warn");
+            sync_cli::run(args).await
+        }
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut options = AppOptions::default();
+    let mut options = args.sync.options();
     options.runtime.max_instances = args.max_instances;
     options.runtime.max_memory_bytes = (args.max_memory_mib as usize) << 20;
     options.runtime.outbound.per_host_concurrency = args.per_host_concurrency as usize;

@@ -38,7 +38,11 @@ mod cf {
     pub const CONNECTIONS: &str = "connections";
     pub const CONNECTORS: &str = "connectors";
     pub const TOKENS: &str = "tokens";
-    pub const ALL: [&str; 9] = [
+    pub const REQUEST_LOG: &str = "request_log";
+    pub const REQUEST_LOG_INDEX: &str = "request_log_index";
+    pub const ALL: [&str; 11] = [
+        REQUEST_LOG,
+        REQUEST_LOG_INDEX,
         META,
         RECORDS,
         FEED,
@@ -145,6 +149,99 @@ pub struct FeedPage {
     pub next_after: u64,
     /// Whether more entries follow right now.
     pub has_more: bool,
+}
+
+/// Which request log entries to return.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// Only entries of this request (its inbound call and what it caused).
+    pub request_id: Option<String>,
+    /// Only entries of this connection.
+    pub connection_id: Option<String>,
+    /// Only entries of this sync run.
+    pub run_id: Option<u64>,
+    /// Only statuses of this class: 1 to 5 for 1xx…5xx, 0 for no response.
+    pub status_class: Option<u16>,
+    /// Only this direction.
+    pub direction: Option<LogDirection>,
+    /// Only entries at or after this time.
+    pub since: Option<Millis>,
+    /// Only entries at or before this time.
+    pub until: Option<Millis>,
+}
+
+impl LogFilter {
+    fn matches(&self, entry: &RequestLogEntry) -> bool {
+        let class_ok = match self.status_class {
+            None => true,
+            Some(0) => entry.status.is_none(),
+            Some(class) => entry.status.is_some_and(|s| s / 100 == class),
+        };
+        class_ok
+            && self
+                .request_id
+                .as_ref()
+                .is_none_or(|r| entry.request_id.as_ref() == Some(r))
+            && self
+                .connection_id
+                .as_ref()
+                .is_none_or(|c| entry.connection_id.as_ref() == Some(c))
+            && self.run_id.is_none_or(|r| entry.run_id == Some(r))
+            && self.direction.is_none_or(|d| entry.direction == d)
+            && self.since.is_none_or(|s| entry.at >= s)
+            && self.until.is_none_or(|u| entry.at <= u)
+    }
+}
+
+/// A place in the request log, for pagination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPosition {
+    /// Time of the entry.
+    pub at: Millis,
+    /// Its sequence number within the process.
+    pub seq: u64,
+}
+
+fn log_key(at: Millis, seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(16);
+    key.extend_from_slice(&(at.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn index_prefix(kind: u8, value: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(value.len() + 2);
+    key.push(kind);
+    key.extend_from_slice(value.as_bytes());
+    key.push(0);
+    key
+}
+
+fn log_index_keys(entry: &RequestLogEntry) -> Vec<Vec<u8>> {
+    let mut keys = Vec::new();
+    let primary = log_key(entry.at, entry.seq);
+    for (kind, value) in [
+        (b'r', entry.request_id.as_deref()),
+        (b'c', entry.connection_id.as_deref()),
+    ] {
+        if let Some(value) = value {
+            let mut key = index_prefix(kind, value);
+            key.extend_from_slice(&primary);
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+/// What [`Store::purge`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Tombstones past retention.
+    pub tombstones: u64,
+    /// Superseded feed entries.
+    pub feed_entries: u64,
+    /// Quarantined records past retention.
+    pub quarantined: u64,
 }
 
 /// The embedded RocksDB store.
@@ -423,6 +520,76 @@ impl Store {
         })
     }
 
+    /// Removes what the retention period lets go of, for one model: feed
+    /// entries superseded by a later change of their record (readers skip
+    /// them anyway), tombstones stored before `cutoff` with their feed
+    /// entries, and quarantined records received before `cutoff`.
+    ///
+    /// The caller must hold the model's sync claim: a run writing the same
+    /// records concurrently could otherwise lose a fresh upsert.
+    pub fn purge(&self, connection_id: &str, model: &str, cutoff: Millis) -> Result<PurgeReport> {
+        const CHUNK: usize = 1000;
+        let prefix = keys::model_prefix(connection_id, model);
+        let (records_cf, feed_cf, quarantine_cf) = (
+            self.cf(cf::RECORDS),
+            self.cf(cf::FEED),
+            self.cf(cf::QUARANTINE),
+        );
+        let mut report = PurgeReport::default();
+        let mut batch = WriteBatch::default();
+        let mut pending = 0;
+        for item in self.db.prefix_iterator_cf(feed_cf, &prefix) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let seq = codec::decode_u64(&key[prefix.len()..])?;
+            let id = codec::decode_feed_entry(&value)?;
+            let record_key = keys::record(&prefix, &id);
+            let record = match self.db.get_pinned_cf(records_cf, &record_key)? {
+                Some(value) => Some(codec::decode_record(id, &value)?),
+                None => None,
+            };
+            match record {
+                Some(record) if record.seq == seq => {
+                    if record.deleted && record.synced_at < cutoff {
+                        batch.delete_cf(records_cf, &record_key);
+                        batch.delete_cf(feed_cf, &key);
+                        report.tombstones += 1;
+                        pending += 2;
+                    }
+                }
+                _ => {
+                    batch.delete_cf(feed_cf, &key);
+                    report.feed_entries += 1;
+                    pending += 1;
+                }
+            }
+            if pending >= CHUNK {
+                self.db.write(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        for item in self.db.prefix_iterator_cf(quarantine_cf, &prefix) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let record: QuarantinedRecord = serde_json::from_slice(&value)?;
+            if record.received_at < cutoff {
+                batch.delete_cf(quarantine_cf, &key);
+                report.quarantined += 1;
+                pending += 1;
+            }
+            if pending >= CHUNK {
+                self.db.write(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        self.db.write(batch)?;
+        Ok(report)
+    }
+
     /// Counts a model's records (live and tombstones) by scanning.
     pub fn count_records(&self, connection_id: &str, model: &str) -> Result<(u64, u64)> {
         let prefix = keys::model_prefix(connection_id, model);
@@ -540,6 +707,144 @@ impl Store {
         self.scan_json(cf::TOKENS, b"", usize::MAX)
     }
 
+    // --- request log -------------------------------------------------------
+
+    /// Appends request log entries, with their request-id and connection
+    /// index entries, in one batch.
+    pub fn append_log_entries(&self, entries: &[RequestLogEntry]) -> Result<()> {
+        let (log, index) = (self.cf(cf::REQUEST_LOG), self.cf(cf::REQUEST_LOG_INDEX));
+        let mut batch = WriteBatch::default();
+        for entry in entries {
+            let key = log_key(entry.at, entry.seq);
+            batch.put_cf(log, key, serde_json::to_vec(entry)?);
+            for index_key in log_index_keys(entry) {
+                batch.put_cf(index, index_key, b"");
+            }
+        }
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Request log entries, newest first, before `before` (a position from
+    /// a previous page), matching `filter`, looking at no more than
+    /// `scan_limit` entries. Returns the entries and where to continue.
+    pub fn query_log(
+        &self,
+        filter: &LogFilter,
+        before: Option<LogPosition>,
+        limit: usize,
+        scan_limit: usize,
+    ) -> Result<(Vec<RequestLogEntry>, Option<LogPosition>)> {
+        let until = filter.until.unwrap_or(i64::MAX);
+        let upper = match before {
+            Some(position) => log_key(position.at, position.seq),
+            None => log_key(until.saturating_add(1).max(0), 0),
+        };
+        let lower = log_key(filter.since.unwrap_or(0).max(0), 0);
+        let mut entries = Vec::new();
+        let mut scanned = 0;
+        let mut last = None;
+        let mut take =
+            |key: &[u8], value: &[u8], entries: &mut Vec<RequestLogEntry>| -> Result<bool> {
+                scanned += 1;
+                let entry: RequestLogEntry = serde_json::from_slice(value)?;
+                last = Some(LogPosition {
+                    at: entry.at,
+                    seq: entry.seq,
+                });
+                let _ = key;
+                if filter.matches(&entry) {
+                    entries.push(entry);
+                }
+                Ok(entries.len() < limit && scanned < scan_limit)
+            };
+        let log = self.cf(cf::REQUEST_LOG);
+        // With a request ID or a connection, walk that index instead of
+        // the whole log.
+        let index_prefix = match (&filter.request_id, &filter.connection_id) {
+            (Some(id), _) => Some(index_prefix(b'r', id)),
+            (None, Some(connection)) => Some(index_prefix(b'c', connection)),
+            (None, None) => None,
+        };
+        match index_prefix {
+            Some(prefix) => {
+                let mut upper_key = prefix.clone();
+                upper_key.extend_from_slice(&upper);
+                let mut lower_key = prefix.clone();
+                lower_key.extend_from_slice(&lower);
+                let mut options = ReadOptions::default();
+                options.set_iterate_lower_bound(lower_key);
+                let iter = self.db.iterator_cf_opt(
+                    self.cf(cf::REQUEST_LOG_INDEX),
+                    options,
+                    IteratorMode::From(&upper_key, Direction::Reverse),
+                );
+                for item in iter {
+                    let (key, _) = item?;
+                    if !key.starts_with(&prefix) {
+                        break;
+                    }
+                    let log_key = &key[prefix.len()..];
+                    if log_key >= upper.as_slice() {
+                        continue;
+                    }
+                    // Entries purged by retention leave no dangling reads.
+                    let Some(value) = self.db.get_pinned_cf(log, log_key)? else {
+                        continue;
+                    };
+                    if !take(log_key, &value, &mut entries)? {
+                        return Ok((entries, last));
+                    }
+                }
+            }
+            None => {
+                let mut options = ReadOptions::default();
+                options.set_iterate_lower_bound(lower);
+                let iter = self.db.iterator_cf_opt(
+                    log,
+                    options,
+                    IteratorMode::From(&upper, Direction::Reverse),
+                );
+                for item in iter {
+                    let (key, value) = item?;
+                    if key.as_ref() >= upper.as_slice() {
+                        continue;
+                    }
+                    if !take(&key, &value, &mut entries)? {
+                        return Ok((entries, last));
+                    }
+                }
+            }
+        }
+        Ok((entries, None))
+    }
+
+    /// Removes request log entries recorded before `cutoff`, and their index
+    /// entries. Returns how many entries went.
+    pub fn purge_log(&self, cutoff: Millis) -> Result<u64> {
+        let (log, index) = (self.cf(cf::REQUEST_LOG), self.cf(cf::REQUEST_LOG_INDEX));
+        let end = log_key(cutoff.max(0), 0);
+        let mut batch = WriteBatch::default();
+        let mut removed = 0;
+        let mut options = ReadOptions::default();
+        options.set_iterate_upper_bound(end.clone());
+        for item in self.db.iterator_cf_opt(log, options, IteratorMode::Start) {
+            let (key, value) = item?;
+            if let Ok(entry) = serde_json::from_slice::<RequestLogEntry>(&value) {
+                for index_key in log_index_keys(&entry) {
+                    batch.delete_cf(index, index_key);
+                }
+            }
+            batch.delete_cf(log, &key);
+            removed += 1;
+            if batch.len() >= 3000 {
+                self.db.write(std::mem::take(&mut batch))?;
+            }
+        }
+        self.db.write(batch)?;
+        Ok(removed)
+    }
+
     // --- connector versions ----------------------------------------------
 
     /// Stores a connector component's bytes under its content hash.
@@ -574,6 +879,20 @@ impl Store {
             format!("doc/{prefix}").as_bytes(),
             usize::MAX,
         )
+    }
+
+    /// Writes `pairs` into the records family as one plain `WriteBatch`, with
+    /// the same options as page commits: the baseline the ingest benchmark
+    /// compares [`Store::commit_page`] against. Not for production use.
+    #[doc(hidden)]
+    pub fn write_raw_records(&self, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        let records = self.cf(cf::RECORDS);
+        for (key, value) in pairs {
+            batch.put_cf(records, key, value);
+        }
+        self.db.write(batch)?;
+        Ok(())
     }
 
     // --- JSON helpers ------------------------------------------------------

@@ -90,6 +90,17 @@ pub enum RunKind {
     FullResync,
 }
 
+impl RunKind {
+    /// The name the API uses: `initial`, `incremental`, `full_resync`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Initial => "initial",
+            RunKind::Incremental => "incremental",
+            RunKind::FullResync => "full_resync",
+        }
+    }
+}
+
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,6 +113,18 @@ pub enum RunStatus {
     Failed,
     /// Stopped because the process went away mid-run.
     Interrupted,
+}
+
+impl RunStatus {
+    /// The name the API uses: `running`, `succeeded`, `failed`, `interrupted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
 }
 
 /// A retry within a run.
@@ -245,4 +268,70 @@ pub struct ApiToken {
     /// Why it was revoked.
     #[serde(default)]
     pub revoked_reason: Option<String>,
+}
+
+/// Whether a logged request came in (to the API) or went out (from a
+/// connector to its source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogDirection {
+    /// A request to Switchyard's API.
+    Inbound,
+    /// A request a connector made to its source system.
+    Outbound,
+}
+
+/// One logged HTTP exchange. Secrets are redacted before it is built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLogEntry {
+    /// When the request started.
+    pub at: Millis,
+    /// Orders entries with the same `at`.
+    pub seq: u64,
+    /// Inbound or outbound.
+    pub direction: LogDirection,
+    /// The API request this belongs to (its own, or the one that caused it).
+    pub request_id: Option<String>,
+    /// The connection it concerns.
+    pub connection_id: Option<String>,
+    /// The sync run that made it (outbound requests of syncs).
+    pub run_id: Option<u64>,
+    /// HTTP method.
+    pub method: String,
+    /// Path and query (inbound) or full URL (outbound).
+    pub url: String,
+    /// Response status; `None` when no response came.
+    pub status: Option<u16>,
+    /// Error code, for failed requests.
+    pub error: Option<String>,
+    /// From the request to the end of the response.
+    pub duration_ms: u64,
+    /// Request headers, secrets redacted.
+    pub request_headers: Vec<(String, String)>,
+    /// Response headers, secrets redacted.
+    pub response_headers: Vec<(String, String)>,
+    /// Start of the request body, secrets redacted.
+    pub request_body: String,
+    /// Start of the response body, secrets redacted.
+    pub response_body: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_serialized_form() {
+        for kind in [RunKind::Initial, RunKind::Incremental, RunKind::FullResync] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for status in [
+            RunStatus::Running,
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+            RunStatus::Interrupted,
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+    }
 }

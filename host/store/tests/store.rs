@@ -207,3 +207,42 @@ fn runs_list_newest_first_and_ids_survive_restarts() {
     assert_eq!(older.iter().map(|r| r.id).collect::<Vec<_>>(), [2, 1]);
     assert!(store.list_runs("conn_b", None, 10).unwrap().is_empty());
 }
+
+#[test]
+fn purge_drops_superseded_entries_and_old_tombstones_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let state = commit(
+        &store,
+        &SyncState::default(),
+        &[upsert("a", 1), upsert("b", 1), upsert("c", 1)],
+        "1",
+    );
+    commit(&store, &state, &[upsert("a", 2), delete("b")], "2");
+    // Nothing is old enough yet: only a's superseded first entry goes.
+    let report = store.purge("conn_a", "assets", 0).unwrap();
+    assert_eq!((report.tombstones, report.feed_entries), (0, 2));
+    assert!(
+        store
+            .get_record("conn_a", "assets", "b")
+            .unwrap()
+            .unwrap()
+            .deleted
+    );
+    let feed = store.read_feed("conn_a", "assets", 0, 100).unwrap();
+    let ids: Vec<_> = feed.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["c", "a", "b"]);
+
+    let report = store.purge("conn_a", "assets", now_ms() + 1000).unwrap();
+    assert_eq!((report.tombstones, report.feed_entries), (1, 0));
+    assert!(store.get_record("conn_a", "assets", "b").unwrap().is_none());
+    assert_eq!(store.count_records("conn_a", "assets").unwrap(), (2, 0));
+    let ids: Vec<_> = store
+        .read_feed("conn_a", "assets", 0, 100)
+        .unwrap()
+        .records
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["c", "a"]);
+}

@@ -2,15 +2,13 @@
 //! cursor to the end of what the source has.
 
 use crate::policy::{Action, Attempts, Outcome, RetryPolicy};
-use crate::records::RecordValidator;
+use crate::records::{CheckedPage, RecordValidator};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard_control::connections::{ConnectionSecrets, connection_config};
 use switchyard_control::{ConnectionError, Connections, Registry, RegistryError};
-use switchyard_runtime::types::{
-    CallContext, ChangePage, ChangeRequest, ConnectorError, FieldValue,
-};
+use switchyard_runtime::types::{CallContext, ChangeRequest, ConnectorError, FieldValue};
 use switchyard_runtime::{CallEnv, CallError, ConnectorComponent};
 use switchyard_store::model::*;
 use switchyard_store::{PageCommit, Store, StoreError};
@@ -183,6 +181,11 @@ impl From<StoreError> for RunFailure {
     }
 }
 
+/// A page being written on a blocking thread.
+struct PendingCommit {
+    task: tokio::task::JoinHandle<Result<(SyncState, Run), StoreError>>,
+}
+
 /// Everything one run works with.
 struct RunContext<'a> {
     connection: &'a Connection,
@@ -244,6 +247,20 @@ impl SyncEngine {
             inner: self.inner.clone(),
             key,
         })
+    }
+
+    /// Purges what `retention` lets go of in one model (tombstones, superseded
+    /// feed entries, quarantined records), while holding the model's claim so
+    /// no run writes to it meanwhile.
+    pub fn maintain(
+        &self,
+        connection_id: &str,
+        model: &str,
+        retention: Duration,
+    ) -> Result<switchyard_store::PurgeReport, SyncError> {
+        let _claim = self.claim(connection_id, model)?;
+        let cutoff = now_ms() - retention.as_millis() as i64;
+        Ok(self.inner.store.purge(connection_id, model, cutoff)?)
     }
 
     /// Syncs every model of a connection, one after the other.
@@ -341,9 +358,12 @@ impl SyncEngine {
         tracing::info!(run = run.id, connection = connection_id, model, ?kind, version = %run.connector_version, "sync run started");
 
         let secrets = inner.connections.secrets(&connection)?;
-        let env = inner
+        let mut env = inner
             .connections
             .call_env(&component, &connection.settings, &secrets)?;
+        if let Some(log) = inner.connections.request_log() {
+            env.observer = Some(log.observer(Some(connection.id.clone()), Some(run.id), None));
+        }
         let mut context = RunContext {
             connection: &connection,
             component: &component,
@@ -381,6 +401,17 @@ impl SyncEngine {
             }
         }
         inner.store.put_run(&run)?;
+        let metrics = switchyard_telemetry::metrics();
+        metrics
+            .sync_runs
+            .with_label_values(&[run.kind.as_str(), run.status.as_str()])
+            .inc();
+        if let Some(error) = &run.error {
+            metrics
+                .errors
+                .with_label_values(&[error.code.as_str()])
+                .inc();
+        }
         tracing::info!(
             run = run.id,
             status = ?run.status,
@@ -393,6 +424,10 @@ impl SyncEngine {
         Ok(run)
     }
 
+    /// Pages until the connector has no more. Commits are pipelined: page N
+    /// is written on a blocking thread while page N+1 is fetched and
+    /// validated, and commits still land strictly in order — page N+1 is
+    /// only handed to the store after page N's write returned.
     async fn pages(
         &self,
         cx: &mut RunContext<'_>,
@@ -404,6 +439,9 @@ impl SyncEngine {
         let settings = field_values(&cx.connection.settings);
         let mut attempts = Attempts::default();
         let mut stalled = 0;
+        // The cursor of the newest page, committed or in flight.
+        let mut cursor = state.cursor.clone();
+        let mut pending: Option<PendingCommit> = None;
         loop {
             let session_expiring = cx
                 .secrets
@@ -412,15 +450,15 @@ impl SyncEngine {
                 .and_then(|s| s.expires_at)
                 .is_some_and(|at| at <= now_ms() + REFRESH_AHEAD_MS);
             if session_expiring {
+                self.settle(&mut pending, state, cx).await?;
                 self.refresh(cx, run).await?;
             }
-            let since = state
-                .cursor
+            let since = cursor
                 .is_none()
                 .then(|| now_ms() - i64::from(cx.connection.lookback_days) * 86_400_000);
             let request = ChangeRequest {
                 model: run.model.clone(),
-                cursor: state.cursor.clone(),
+                cursor: cursor.clone(),
                 since,
                 page_size: inner.config.page_size,
             };
@@ -440,17 +478,22 @@ impl SyncEngine {
                         ..Attempts::default()
                     };
                     let progressed =
-                        !page.changes.is_empty() || state.cursor.as_deref() != Some(&page.cursor);
+                        !page.changes.is_empty() || cursor.as_deref() != Some(&page.cursor);
                     let has_more = page.has_more;
-                    self.commit(run, state, page).await?;
-                    if let Some(observer) = cx.observer {
-                        observer.page_committed(run);
-                    }
+                    cursor = Some(page.cursor.clone());
+                    let checked = inner
+                        .validator
+                        .check(&run.model, run.id, page.changes)
+                        .map_err(|message| RunFailure::host("plugin_invalid_output", message))?;
+                    self.settle(&mut pending, state, cx).await?;
+                    pending = Some(self.start_commit(run, state, checked, page.cursor, has_more));
                     if !has_more {
+                        self.settle(&mut pending, state, cx).await?;
                         return Ok(());
                     }
                     stalled = if progressed { 0 } else { stalled + 1 };
                     if stalled >= MAX_STALLED_PAGES {
+                        self.settle(&mut pending, state, cx).await?;
                         return Err(RunFailure::host(
                             "plugin_no_progress",
                             format!(
@@ -462,6 +505,9 @@ impl SyncEngine {
                 }
                 Err(error) => error,
             };
+            // Whatever happens next, the previous page is committed first, so
+            // the run record and the state on disk only move forward.
+            self.settle(&mut pending, state, cx).await?;
             match policy.decide(&error, &mut attempts) {
                 Action::Retry(wait) => {
                     self.record_retry(cx, run, &error, wait)?;
@@ -480,6 +526,7 @@ impl SyncEngine {
                     inner
                         .store
                         .put_sync_state(&run.connection_id, &run.model, state)?;
+                    cursor = None;
                     run.kind = RunKind::FullResync;
                 }
                 Action::Fail(outcome) => {
@@ -493,28 +540,35 @@ impl SyncEngine {
         }
     }
 
-    /// Validates a page and commits it with its cursor in one write.
-    async fn commit(
+    /// Counts a validated page into the run and starts writing it with its
+    /// cursor on a blocking thread.
+    fn start_commit(
         &self,
         run: &mut Run,
-        state: &mut SyncState,
-        page: ChangePage,
-    ) -> Result<(), RunFailure> {
-        let checked = self
-            .inner
-            .validator
-            .check(&run.model, run.id, page.changes)
-            .map_err(|message| RunFailure::host("plugin_invalid_output", message))?;
-        let completes_initial = !page.has_more && !state.initial_complete;
+        state: &SyncState,
+        checked: CheckedPage,
+        cursor: String,
+        has_more: bool,
+    ) -> PendingCommit {
+        let completes_initial = !has_more && !state.initial_complete;
+        let records = &switchyard_telemetry::metrics().sync_records;
+        records
+            .with_label_values(&["upsert"])
+            .inc_by(checked.upserted);
+        records
+            .with_label_values(&["delete"])
+            .inc_by(checked.deleted);
+        records
+            .with_label_values(&["quarantine"])
+            .inc_by(checked.quarantined.len() as u64);
         run.pages += 1;
         run.records_upserted += checked.upserted;
         run.records_deleted += checked.deleted;
         run.records_quarantined += checked.quarantined.len() as u64;
         let store = self.inner.store.clone();
         let (run_copy, state_copy) = (run.clone(), state.clone());
-        let cursor = page.cursor;
-        *state = tokio::task::spawn_blocking(move || {
-            store.commit_page(PageCommit {
+        let task = tokio::task::spawn_blocking(move || {
+            let state = store.commit_page(PageCommit {
                 connection_id: &run_copy.connection_id,
                 model: &run_copy.model,
                 changes: &checked.changes,
@@ -523,10 +577,29 @@ impl SyncEngine {
                 cursor: &cursor,
                 completes_initial,
                 run: &run_copy,
-            })
-        })
-        .await
-        .map_err(|e| RunFailure::host("internal_error", format!("commit task failed: {e}")))??;
+            })?;
+            Ok((state, run_copy))
+        });
+        PendingCommit { task }
+    }
+
+    /// Waits for the page being written, if any, and takes its new state.
+    async fn settle(
+        &self,
+        pending: &mut Option<PendingCommit>,
+        state: &mut SyncState,
+        cx: &RunContext<'_>,
+    ) -> Result<(), RunFailure> {
+        let Some(commit) = pending.take() else {
+            return Ok(());
+        };
+        let (new_state, committed_run) = commit.task.await.map_err(|e| {
+            RunFailure::host("internal_error", format!("commit task failed: {e}"))
+        })??;
+        *state = new_state;
+        if let Some(observer) = cx.observer {
+            observer.page_committed(&committed_run);
+        }
         Ok(())
     }
 
@@ -595,6 +668,10 @@ impl SyncEngine {
         if let Some(observer) = cx.observer {
             observer.retrying(run, &retry);
         }
+        switchyard_telemetry::metrics()
+            .errors
+            .with_label_values(&[retry.code.as_str()])
+            .inc();
         run.retries.push(retry);
         self.inner.store.put_run(run)?;
         Ok(())

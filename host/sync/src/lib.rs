@@ -9,6 +9,7 @@ mod engine;
 pub mod policy;
 pub mod records;
 mod scheduler;
+pub mod schema;
 
 pub use engine::{RunObserver, RunOptions, SyncConfig, SyncEngine, SyncError, field_values};
 pub use policy::RetryPolicy;

@@ -26,6 +26,12 @@ pub struct SchedulerConfig {
     pub max_runs_per_host: usize,
     /// How often the scheduler looks for due work.
     pub tick: Duration,
+    /// How long tombstones and quarantined records are kept.
+    pub retention: Duration,
+    /// How often the retention purge runs.
+    pub maintenance_every: Duration,
+    /// How long request log entries are kept.
+    pub log_retention: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -36,6 +42,35 @@ impl Default for SchedulerConfig {
             max_concurrent_runs: 8,
             max_runs_per_host: 2,
             tick: Duration::from_secs(1),
+            retention: Duration::from_secs(30 * 86_400),
+            maintenance_every: Duration::from_secs(3600),
+            log_retention: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+/// The schedule of one (connection, model).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// When its last run ended; `None` until one has (since this process
+    /// started).
+    last_end: Option<Instant>,
+    /// When it is first due, before any run ended.
+    first_due: Instant,
+    /// This slot's share of the interval's jitter, fixed per slot so
+    /// connections created together drift apart and stay apart.
+    jitter: f64,
+    /// A run is in progress or queued.
+    busy: bool,
+}
+
+impl Slot {
+    fn new(now: Instant, jitter: f64) -> Self {
+        Slot {
+            last_end: None,
+            first_due: now + Duration::from_secs_f64(rand::random::<f64>()),
+            jitter: rand::random::<f64>() * jitter,
+            busy: false,
         }
     }
 }
@@ -52,8 +87,8 @@ struct Inner {
     config: SchedulerConfig,
     global: Arc<Semaphore>,
     per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
-    /// When each (connection, model) is next due.
-    due: Mutex<HashMap<(String, String), Instant>>,
+    /// When each (connection, model) last ran, and its jitter.
+    schedule: Mutex<HashMap<(String, String), Slot>>,
 }
 
 impl Scheduler {
@@ -66,7 +101,7 @@ impl Scheduler {
                 registry,
                 config,
                 per_host: Mutex::new(HashMap::new()),
-                due: Mutex::new(HashMap::new()),
+                schedule: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -132,6 +167,7 @@ impl Scheduler {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut ticker = tokio::time::interval(self.inner.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_maintenance = Instant::now();
         loop {
             tokio::select! {
                 _ = &mut shutdown => return,
@@ -139,6 +175,12 @@ impl Scheduler {
             }
             if let Err(e) = self.start_due().await {
                 tracing::warn!("scheduler: {e}");
+            }
+            if last_maintenance.elapsed() >= self.inner.config.maintenance_every {
+                last_maintenance = Instant::now();
+                let scheduler = self.clone();
+                // Purging scans RocksDB: keep it off the async workers.
+                let _ = tokio::task::spawn_blocking(move || scheduler.maintain_all()).await;
             }
         }
     }
@@ -161,39 +203,84 @@ impl Scheduler {
                 continue;
             };
             for model in &component.info().models {
-                let key = (connection.id.clone(), model.name.clone());
+                // The interval is read every tick, so a changed setting takes
+                // effect without waiting out the old one.
+                let interval = self.interval(&connection, &model.name);
                 let due = {
-                    let mut due = self.inner.due.lock().unwrap_or_else(|e| e.into_inner());
-                    let at = *due
-                        .entry(key.clone())
-                        .or_insert_with(|| now + self.jittered(Duration::from_secs(1)));
-                    at <= now
+                    let mut schedule = self
+                        .inner
+                        .schedule
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    let jitter = self.inner.config.jitter;
+                    // First sight (a new connection, or a restart): due within
+                    // a second, so interrupted syncs resume at once.
+                    let slot = schedule
+                        .entry((connection.id.clone(), model.name.clone()))
+                        .or_insert_with(|| Slot::new(now, jitter));
+                    let due_at = match slot.last_end {
+                        Some(end) => end + interval.mul_f64(1.0 + slot.jitter),
+                        None => slot.first_due,
+                    };
+                    !slot.busy && due_at <= now
                 };
-                if due && !self.inner.engine.is_running(&key.0, &key.1) {
-                    self.spawn(&connection, key.1, RunOptions::default());
+                if due && !self.inner.engine.is_running(&connection.id, &model.name) {
+                    self.spawn(&connection, model.name.clone(), RunOptions::default());
                 }
             }
         }
         Ok(())
     }
 
-    fn spawn(&self, connection: &Connection, model: String, options: RunOptions) {
-        let scheduler = self.clone();
-        let interval = connection
+    /// Runs the retention purge on every model of every connection; models
+    /// with a run in progress are left for the next round.
+    pub fn maintain_all(&self) {
+        let engine = &self.inner.engine;
+        if let Some(log) = engine.connections().request_log() {
+            let cutoff = switchyard_store::model::now_ms()
+                - self.inner.config.log_retention.as_millis() as i64;
+            match log.purge(cutoff) {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "request log retention purge"),
+                Err(e) => tracing::warn!("request log purge failed: {e}"),
+            }
+        }
+        let Ok(connections) = engine.connections().list() else {
+            return;
+        };
+        for connection in connections {
+            let Some(component) = self.inner.registry.active(&connection.connector_id) else {
+                continue;
+            };
+            for model in &component.info().models {
+                match engine.maintain(&connection.id, &model.name, self.inner.config.retention) {
+                    Ok(report) if report != Default::default() => {
+                        tracing::info!(connection = %connection.id, model = %model.name, ?report, "retention purge");
+                    }
+                    Ok(_) | Err(SyncError::AlreadyRunning { .. }) => {}
+                    Err(e) => {
+                        tracing::warn!(connection = %connection.id, model = %model.name, "retention purge failed: {e}")
+                    }
+                }
+            }
+        }
+    }
+
+    fn interval(&self, connection: &Connection, model: &str) -> Duration {
+        connection
             .sync_interval_secs
-            .get(&model)
+            .get(model)
             .or_else(|| connection.sync_interval_secs.get("*"))
             .map_or(self.inner.config.default_interval, |s| {
                 Duration::from_secs(*s)
-            });
+            })
+    }
+
+    fn spawn(&self, connection: &Connection, model: String, options: RunOptions) {
+        let scheduler = self.clone();
         let host = source_host(connection);
         let connection_id = connection.id.clone();
-        // Marked as not due until the run ends and sets its next time.
-        self.set_due(
-            &connection_id,
-            &model,
-            Instant::now() + Duration::from_secs(365 * 86_400),
-        );
+        self.mark(&connection_id, &model, true);
         tokio::spawn(async move {
             let inner = &scheduler.inner;
             let host_limit = inner
@@ -215,24 +302,25 @@ impl Scheduler {
                     tracing::warn!(connection = %connection_id, model, "sync not started: {e}")
                 }
             }
-            scheduler.set_due(
-                &connection_id,
-                &model,
-                Instant::now() + scheduler.jittered(interval),
-            );
+            scheduler.mark(&connection_id, &model, false);
         });
     }
 
-    fn set_due(&self, connection_id: &str, model: &str, at: Instant) {
-        self.inner
-            .due
+    /// Marks a slot busy (a run is queued or running) or done (it just ended).
+    fn mark(&self, connection_id: &str, model: &str, busy: bool) {
+        let mut schedule = self
+            .inner
+            .schedule
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((connection_id.to_string(), model.to_string()), at);
-    }
-
-    fn jittered(&self, interval: Duration) -> Duration {
-        interval.mul_f64(1.0 + rand::random::<f64>() * self.inner.config.jitter)
+            .unwrap_or_else(|e| e.into_inner());
+        let jitter = self.inner.config.jitter;
+        let slot = schedule
+            .entry((connection_id.to_string(), model.to_string()))
+            .or_insert_with(|| Slot::new(Instant::now(), jitter));
+        slot.busy = busy;
+        if !busy {
+            slot.last_end = Some(Instant::now());
+        }
     }
 }
 

@@ -19,7 +19,8 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_connection, list_connections))
-        .routes(routes!(get_connection))
+        .routes(routes!(get_connection, update_connection))
+        .routes(routes!(list_models))
         .routes(routes!(list_runs))
         .routes(routes!(trigger_sync))
 }
@@ -45,6 +46,9 @@ pub struct ConnectionOut {
     pub lookback_days: u32,
     /// The connector version it is pinned to, if any.
     pub pinned_version: Option<String>,
+    /// Seconds between syncs, by model (`*`: every model); absent models use
+    /// the host's default (15 minutes).
+    pub sync_interval_secs: BTreeMap<String, u64>,
     /// When it was created.
     pub created_at: String,
     /// When it last changed.
@@ -60,6 +64,7 @@ impl From<Connection> for ConnectionOut {
             settings: c.settings,
             lookback_days: c.lookback_days,
             pinned_version: c.pinned_version,
+            sync_interval_secs: c.sync_interval_secs,
             created_at: format_time(c.created_at),
             updated_at: format_time(c.updated_at),
         }
@@ -184,6 +189,47 @@ pub struct RunPage {
     pub next_cursor: Option<String>,
 }
 
+/// Changes to how a connection syncs.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"lookback_days": 90, "sync_interval_secs": {"*": 900, "work-orders": 60}}))]
+pub struct UpdateConnection {
+    /// How far back the next initial sync reaches: 1 to 365 days.
+    pub lookback_days: Option<u32>,
+    /// Seconds between syncs by model (`*` for every model), 1 s to 30 days.
+    /// Replaces the whole map.
+    pub sync_interval_secs: Option<BTreeMap<String, u64>>,
+}
+
+/// Where a model's sync stands.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"name": "work-orders", "description": "Work orders", "initial_sync_complete": true, "cursor": "{\"since\":\"2026-10-29T09:00:00.000Z\",\"page_token\":\"MTc5NTg…\"}", "changes": 1204, "last_run_id": 17, "last_success_at": "2026-11-28T09:15:02.311Z", "running": false}))]
+pub struct ModelState {
+    /// The model.
+    pub name: String,
+    /// What it holds at this source.
+    pub description: String,
+    /// Whether an initial sync has completed; until then runs are initial.
+    pub initial_sync_complete: bool,
+    /// The connector's cursor after the last committed page (opaque).
+    pub cursor: Option<String>,
+    /// Changes stored so far (the feed's last sequence number).
+    pub changes: u64,
+    /// The run that committed last.
+    pub last_run_id: Option<u64>,
+    /// When a run last succeeded.
+    pub last_success_at: Option<String>,
+    /// Whether a run is in progress.
+    pub running: bool,
+}
+
+/// A connection's models.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// The models.
+    pub data: Vec<ModelState>,
+}
+
 /// Path of a connection.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -256,6 +302,7 @@ pub async fn create_connection(
             settings: body.settings,
             credentials: body.credentials,
             lookback_days: body.lookback_days,
+            request_id: Some(crate::request_id::current()),
         })
         .await?;
     Ok((
@@ -403,4 +450,87 @@ pub async fn trigger_sync(
         )
         .await?;
     Ok((StatusCode::ACCEPTED, axum::Json(SyncStarted { models })))
+}
+
+/// Change how a connection syncs (admin).
+#[utoipa::path(
+    patch,
+    path = "/v1/connections/{connection_id}",
+    tag = "connections",
+    params(ConnectionPath),
+    request_body = UpdateConnection,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated connection", body = ConnectionOut),
+        (status = 400, description = "A value is out of range", body = ErrorBody,
+         example = json!({"error": {"code": "invalid_field", "message": "`lookback_days` must be between 1 and 365 days.", "request_id": "req_5f2b8c1e9a7d4c3b2a1f0e9d", "details": {"field": "lookback_days"}}})),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    )
+)]
+pub async fn update_connection(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(path): Path<ConnectionPath>,
+    Json(body): Json<UpdateConnection>,
+) -> Result<axum::Json<ConnectionOut>, ApiError> {
+    principal.require_admin()?;
+    let connection = state.connections.update_sync_settings(
+        &path.connection_id,
+        body.lookback_days,
+        body.sync_interval_secs,
+    )?;
+    Ok(axum::Json(connection.into()))
+}
+
+/// List a connection's models and where their syncs stand.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{connection_id}/models",
+    tag = "connections",
+    params(ConnectionPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Models", body = ModelList),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token cannot read this connection", body = ErrorBody),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    )
+)]
+pub async fn list_models(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(path): Path<ConnectionPath>,
+) -> Result<axum::Json<ModelList>, ApiError> {
+    principal.require_connection(&path.connection_id, Scope::Read)?;
+    let connection = state.connections.get(&path.connection_id)?;
+    let component = state
+        .registry
+        .resolve(
+            &connection.connector_id,
+            connection.pinned_version.as_deref(),
+        )
+        .await?;
+    let mut data = Vec::new();
+    for model in &component.info().models {
+        let sync = state
+            .store
+            .sync_state(&connection.id, &model.name)?
+            .unwrap_or_default();
+        data.push(ModelState {
+            name: model.name.clone(),
+            description: model.description.clone(),
+            initial_sync_complete: sync.initial_complete,
+            cursor: sync.cursor,
+            changes: sync.next_seq.saturating_sub(1),
+            last_run_id: sync.last_run_id,
+            last_success_at: sync.last_success_at.map(format_time),
+            running: state
+                .scheduler
+                .engine()
+                .is_running(&connection.id, &model.name),
+        });
+    }
+    Ok(axum::Json(ModelList { data }))
 }

@@ -1,3 +1,4 @@
 pub mod connections;
 pub mod connectors;
+pub mod logs;
 pub mod records;

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_records))
         .routes(routes!(get_record))
         .routes(routes!(list_changes))
+        .routes(routes!(list_quarantine))
 }
 
 /// A synced record.
@@ -331,5 +332,79 @@ pub async fn list_changes(
             .collect::<Result<_, _>>()?,
         next_cursor: pagination::encode("changes", &page.next_after.to_string()),
         has_more: page.has_more,
+    }))
+}
+
+/// A record that failed validation and was kept aside.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "WO-0000077", "run_id": 17, "reason": "does not match the work-orders schema: /status: \"closed\" is not one of \"open\", \"in_progress\", \"on_hold\", \"completed\", \"cancelled\"", "data": "{\"id\":\"WO-0000077\",\"status\":\"closed\"}", "received_at": "2026-11-28T09:15:01.002Z"}))]
+pub struct QuarantinedOut {
+    /// The record's id at the source.
+    pub id: String,
+    /// The run that received it.
+    pub run_id: u64,
+    /// Why it was rejected.
+    pub reason: String,
+    /// The data as received (truncated at 16 KiB).
+    pub data: String,
+    /// When it was received.
+    pub received_at: String,
+}
+
+/// Quarantine listing parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QuarantineParams {
+    /// At most this many, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+}
+
+/// Quarantined records.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuarantineList {
+    /// The records, oldest run first.
+    pub data: Vec<QuarantinedOut>,
+}
+
+/// List records that failed validation.
+///
+/// Records that do not match the model's unified schema are never dropped
+/// silently: they are kept here with the reason, and counted on their run,
+/// while the rest of their page is stored.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{connection_id}/models/{model}/quarantine",
+    tag = "records",
+    params(ModelPath, QuarantineParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Quarantined records", body = QuarantineList),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token cannot read this connection", body = ErrorBody),
+        (status = 404, description = "No such connection or model", body = ErrorBody),
+    )
+)]
+pub async fn list_quarantine(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(path): Path<ModelPath>,
+    Query(params): Query<QuarantineParams>,
+) -> Result<Json<QuarantineList>, ApiError> {
+    let limit = pagination::limit(params.limit)?;
+    model_access(&state, &principal, &path.connection_id, &path.model).await?;
+    let records = state
+        .store
+        .list_quarantine(&path.connection_id, &path.model, limit)?;
+    Ok(Json(QuarantineList {
+        data: records
+            .into_iter()
+            .map(|q| QuarantinedOut {
+                id: q.id,
+                run_id: q.run_id,
+                reason: q.reason,
+                data: q.data,
+                received_at: format_time(q.received_at),
+            })
+            .collect(),
     }))
 }
