@@ -14,13 +14,6 @@ const SLOW_MS: i64 = 1000;
 /// to one slow source at the same time, and returns both runs' durations.
 fn two_runs(concurrency: &str) -> Result<Vec<i64>> {
     let cmms = DemoCmms::start(&["--records", "100"])?;
-    let host = Host::start_with(HostOptions {
-        plugins: Some(vec!["demo_cmms_connector".into()]),
-        args: vec!["--per-host-concurrency".into(), concurrency.into()],
-        ..HostOptions::default()
-    })?;
-    let (first, _) = host.connect_demo_cmms(&cmms, json!({}))?;
-    let (second, _) = host.connect_demo_cmms(&cmms, json!({}))?;
     cmms.admin(
         Method::PUT,
         "/admin/faults",
@@ -28,12 +21,34 @@ fn two_runs(concurrency: &str) -> Result<Vec<i64>> {
             {"kind": "slow", "path_prefix": "/api/v1/work-orders", "delay_ms": SLOW_MS}
         ]})),
     )?;
+    let host = Host::start_with(HostOptions {
+        plugins: Some(vec!["demo_cmms_connector".into()]),
+        // Enough run slots that only the outbound budget can make one
+        // connection's request wait for the other's.
+        args: [
+            "--per-host-concurrency",
+            concurrency,
+            "--max-runs-per-host",
+            "8",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..HostOptions::default()
+    })?;
+    let (first, _) = host.connect_demo_cmms(&cmms, json!({}))?;
+    let (second, _) = host.connect_demo_cmms(&cmms, json!({}))?;
+    // The scheduler may have started them already; either way each
+    // connection gets one work-orders run.
     host.trigger(&first, Some("work-orders"))?;
     host.trigger(&second, Some("work-orders"))?;
     let mut durations = Vec::new();
     for connection in [&first, &second] {
         let runs = host.wait_for_success(connection, &["work-orders"], Duration::from_secs(60))?;
-        durations.push(runs[0]["duration_ms"].as_i64().unwrap_or_default());
+        let run = runs
+            .iter()
+            .find(|r| r["model"] == "work-orders")
+            .expect("a work-orders run");
+        durations.push(run["duration_ms"].as_i64().unwrap_or_default());
     }
     // Both runs made one request each (60 work orders fit one page).
     wait_for(Duration::from_secs(5), "two work-order requests", || {
