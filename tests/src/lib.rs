@@ -62,10 +62,26 @@ pub fn client() -> reqwest::blocking::Client {
         .expect("the HTTP client builds")
 }
 
+/// A blocking HTTP client that does not follow redirects.
+pub fn no_redirect_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the HTTP client builds")
+}
+
 /// Waits for the first line starting with `listening on ` on a child's
 /// stdout and returns the URL after it.
 fn wait_for_url(child: &mut Child, what: &str) -> Result<String> {
+    wait_for_line(child, what, "listening on ")
+}
+
+/// Waits for the first line starting with `prefix` on a child's stdout and
+/// returns the rest of it.
+fn wait_for_line(child: &mut Child, what: &str, prefix: &str) -> Result<String> {
     let stdout = child.stdout.take().context("child stdout")?;
+    let prefix = prefix.to_string();
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
@@ -75,8 +91,8 @@ fn wait_for_url(child: &mut Child, what: &str) -> Result<String> {
             match reader.read_line(&mut line) {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {
-                    if let Some(url) = line.trim().strip_prefix("listening on ") {
-                        let _ = sender.send(url.to_string());
+                    if let Some(rest) = line.trim().strip_prefix(prefix.as_str()) {
+                        let _ = sender.send(rest.to_string());
                     }
                 }
             }
@@ -179,6 +195,9 @@ pub struct Host {
     pub url: String,
     /// Its data directory.
     pub data_dir: PathBuf,
+    /// Where its stderr (the logs, at `info` unless `SWITCHYARD_TEST_LOG`
+    /// says otherwise) is written, across restarts.
+    pub log_path: PathBuf,
     _temp: Option<tempfile::TempDir>,
     extra_env: Vec<(String, String)>,
     extra_args: Vec<String>,
@@ -223,6 +242,7 @@ impl Host {
         let mut host = Host {
             child: None,
             url: String::new(),
+            log_path: temp.path().join("host.log"),
             data_dir,
             _temp: Some(temp),
             extra_env: options.env,
@@ -244,13 +264,19 @@ impl Host {
             .env("SWITCHYARD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env(
                 "RUST_LOG",
-                std::env::var("SWITCHYARD_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+                std::env::var("SWITCHYARD_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("SWITCHYARD_TEST_LOG").is_some() {
                 Stdio::inherit()
             } else {
-                Stdio::null()
+                // Kept for the tests that check the logs hold no secrets.
+                Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&self.log_path)?,
+                )
             });
         if let Some(dir) = &self.plugins_dir {
             command.arg("--plugins-dir").arg(dir);
@@ -328,12 +354,53 @@ impl Host {
             .unwrap_or(0))
     }
 
+    /// Stops the process with SIGTERM and waits (bounded) for it to exit,
+    /// so its logs and the store are complete.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Kills the process with SIGKILL: no shutdown code runs.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Sets an environment variable for the next start (see [`Host::restart`]).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.extra_env.retain(|(k, _)| k != key);
+        self.extra_env.push((key.to_string(), value.to_string()));
+    }
+
+    /// Runs `switchyard <args>` to completion with the host's environment
+    /// (for commands such as `secrets reseal`); returns its stdout.
+    pub fn run_command(&self, args: &[&str]) -> Result<String> {
+        let output = Command::new(binary("switchyard"))
+            .args(args)
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "switchyard {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(String::from_utf8(output.stdout)?)
     }
 
     /// Starts the host again on the same data directory.
@@ -456,6 +523,211 @@ impl Host {
         Ok(body)
     }
 
+    /// A GET with `token`, returning (status, JSON body).
+    pub fn get_json(&self, path: &str, token: &str) -> Result<(u16, Value)> {
+        let response = self.request(reqwest::Method::GET, path, token).send()?;
+        let status = response.status().as_u16();
+        let text = response.text()?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// A connection as the admin sees it.
+    pub fn connection(&self, connection_id: &str) -> Result<Value> {
+        let (status, body) =
+            self.get_json(&format!("/v1/connections/{connection_id}"), ADMIN_TOKEN)?;
+        if status != 200 {
+            bail!("reading {connection_id}: {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// Every event matching `query` (such as `type=connection.created`),
+    /// following cursors, as the admin sees them.
+    pub fn events(&self, query: &str) -> Result<Vec<Value>> {
+        let mut events = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1000 {
+            let mut path = format!("/v1/events?limit=1000&{query}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let (status, page) = self.get_json(&path, ADMIN_TOKEN)?;
+            if status != 200 {
+                bail!("listing events: {status}: {page}");
+            }
+            events.extend(page["data"].as_array().cloned().unwrap_or_default());
+            if page["has_more"] != true {
+                return Ok(events);
+            }
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+        }
+        bail!("the event log did not end")
+    }
+
+    /// A connection's status timeline, oldest first.
+    pub fn timeline(&self, connection_id: &str) -> Result<Vec<Value>> {
+        let (status, body) = self.get_json(
+            &format!("/v1/connections/{connection_id}/timeline?limit=1000"),
+            ADMIN_TOKEN,
+        )?;
+        if status != 200 {
+            bail!("timeline of {connection_id}: {status}: {body}");
+        }
+        Ok(body["data"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Creates a connect session (admin) and returns its JSON.
+    pub fn connect_session(&self, body: Value) -> Result<Value> {
+        let response = self
+            .admin(reqwest::Method::POST, "/v1/connect-sessions")
+            .json(&body)
+            .send()?;
+        let status = response.status();
+        let created: Value = response.json()?;
+        if status != 201 {
+            bail!("creating a connect session: {status}: {created}");
+        }
+        Ok(created)
+    }
+
+    /// Posts the connect form of `connect_url` like a browser would, without
+    /// following redirects: returns (status, Location header, body).
+    pub fn submit_connect_form(
+        &self,
+        connect_url: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<(u16, Option<String>, String)> {
+        let url = reqwest::Url::parse(connect_url)?;
+        let session = url
+            .query_pairs()
+            .find(|(k, _)| k == "session")
+            .map(|(_, v)| v.into_owned())
+            .context("the connect URL has a session")?;
+        let mut form: Vec<(String, String)> = vec![("session".into(), session)];
+        form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let response = no_redirect_client()
+            .post(format!("{}{}", self.url, url.path()))
+            .form(&form)
+            .send()?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok((status, location, response.text()?))
+    }
+
+    /// Connects demo-cmms through the connect flow (a session with a
+    /// redirect URL, the form, the code exchange): (connection id, token).
+    /// With `connection_id` it reconnects that connection.
+    pub fn connect_flow_demo_cmms(
+        &self,
+        cmms: &DemoCmms,
+        connection_id: Option<&str>,
+        username: &str,
+        password: &str,
+    ) -> Result<(String, String)> {
+        let mut body = json!({
+            "connector_id": "demo-cmms",
+            "redirect_url": "http://127.0.0.1:9/app/callback?tenant=t1",
+        });
+        if let Some(id) = connection_id {
+            body["connection_id"] = json!(id);
+        }
+        let session = self.connect_session(body)?;
+        let url = session["connect_url"].as_str().context("connect_url")?;
+        let (status, location, page) = self.submit_connect_form(
+            url,
+            &[
+                ("setting:base-url", &cmms.url),
+                ("credential:username", username),
+                ("credential:password", password),
+            ],
+        )?;
+        if status != 303 {
+            bail!("the connect form answered {status}: {page}");
+        }
+        let location = reqwest::Url::parse(&location.context("a redirect")?)?;
+        let code = location
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .context("a code on the redirect")?;
+        let exchanged: Value = self
+            .admin(reqwest::Method::POST, "/v1/connect/exchange")
+            .json(&json!({ "code": code }))
+            .send()?
+            .error_for_status()?
+            .json()?;
+        Ok((
+            exchanged["connection_id"]
+                .as_str()
+                .context("connection_id")?
+                .to_string(),
+            exchanged["token"].as_str().context("token")?.to_string(),
+        ))
+    }
+
+    /// Runs the browser's part of an OAuth 2.0 connect with plain HTTP: the
+    /// form post, the provider's authorize endpoint, the callback; checks
+    /// the authorize request (client, PKCE S256, scopes, state, redirect
+    /// URI) and that the callback cannot be replayed. Returns the final page.
+    pub fn authorize_oauth(&self, provider: &OAuthProvider, connect_url: &str) -> Result<String> {
+        let (status, location, body) = self.submit_connect_form(
+            connect_url,
+            &[
+                ("setting:issuer-url", &provider.issuer),
+                ("setting:api-url", &provider.api),
+            ],
+        )?;
+        anyhow::ensure!(status == 303, "the form answered {status}: {body}");
+        let authorize_url = location.context("a redirect to the provider")?;
+        anyhow::ensure!(authorize_url.starts_with(&format!("{}/authorize?", provider.issuer)));
+        let query: std::collections::BTreeMap<String, String> =
+            reqwest::Url::parse(&authorize_url)?
+                .query_pairs()
+                .into_owned()
+                .collect();
+        let redirect_uri = format!("{}/connect/oauth/callback", self.url);
+        for (name, expected) in [
+            ("response_type", "code"),
+            ("client_id", OAUTH_CLIENT_ID),
+            ("code_challenge_method", "S256"),
+            ("scope", "openid sites:read"),
+            ("redirect_uri", redirect_uri.as_str()),
+        ] {
+            anyhow::ensure!(
+                query.get(name).map(String::as_str) == Some(expected),
+                "authorize parameter {name}: {:?}",
+                query.get(name)
+            );
+        }
+        anyhow::ensure!(query.get("state").is_some_and(|s| s.len() >= 43));
+        let at_provider = no_redirect_client().get(&authorize_url).send()?;
+        anyhow::ensure!(
+            at_provider.status() == 302,
+            "the provider answered {}",
+            at_provider.status()
+        );
+        let callback = at_provider.headers()["location"].to_str()?.to_string();
+        anyhow::ensure!(
+            callback.starts_with(&format!("{redirect_uri}?")),
+            "{callback}"
+        );
+        let page = no_redirect_client().get(&callback).send()?;
+        let status = page.status();
+        let text = page.text()?;
+        anyhow::ensure!(status == 200, "the callback answered {status}: {text}");
+        let replay = no_redirect_client().get(&callback).send()?;
+        anyhow::ensure!(
+            replay.status() == 400,
+            "a replayed callback answered {}",
+            replay.status()
+        );
+        Ok(text)
+    }
+
     /// The connection's runs, newest first.
     pub fn runs(&self, connection_id: &str) -> Result<Vec<Value>> {
         let body: Value = self
@@ -548,4 +820,339 @@ pub fn expected_unified(model: &str, source: &Value) -> Value {
         }
     }
     Value::Object(expected)
+}
+
+/// The OAuth 2.0 provider and resource server of `tests/node/oauth-server.mjs`
+/// (oauth2-mock-server from npm), killed on drop.
+pub struct OAuthProvider {
+    child: Child,
+    /// The provider's issuer URL (`/authorize`, `/token` below it).
+    pub issuer: String,
+    /// The resource server's URL (`/api/sites`).
+    pub api: String,
+}
+
+/// The client the test provider accepts.
+pub const OAUTH_CLIENT_ID: &str = "switchyard-test-client";
+/// Its secret.
+pub const OAUTH_CLIENT_SECRET: &str = "oauth-client-secret-5d1c9a7e3b";
+
+impl OAuthProvider {
+    /// Starts the provider; access tokens live `token_ttl_secs`.
+    pub fn start(token_ttl_secs: u64) -> Result<Self> {
+        let dir = repo_root().join("tests/node");
+        anyhow::ensure!(
+            dir.join("node_modules/oauth2-mock-server").exists(),
+            "tests/node has no node_modules: run scripts/setup"
+        );
+        let mut child = Command::new("node")
+            .arg(dir.join("oauth-server.mjs"))
+            .args(["--client-id", OAUTH_CLIENT_ID])
+            .args(["--client-secret", OAUTH_CLIENT_SECRET])
+            .args(["--token-ttl", &token_ttl_secs.to_string()])
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting node tests/node/oauth-server.mjs")?;
+        let ready = wait_for_line(&mut child, "the OAuth provider", "ready ")?;
+        let ready: Value = serde_json::from_str(&ready)?;
+        Ok(OAuthProvider {
+            issuer: ready["issuer"].as_str().context("issuer")?.to_string(),
+            api: ready["api"].as_str().context("api")?.to_string(),
+            child,
+        })
+    }
+
+    /// What the provider and resource server counted.
+    pub fn stats(&self) -> Result<Value> {
+        Ok(client()
+            .get(format!("{}/admin/stats", self.api))
+            .send()?
+            .error_for_status()?
+            .json()?)
+    }
+
+    /// Every access and refresh token the provider issued.
+    pub fn issued_tokens(&self) -> Result<Vec<String>> {
+        let body: Value = client()
+            .get(format!("{}/admin/issued", self.api))
+            .send()?
+            .error_for_status()?
+            .json()?;
+        Ok(body["tokens"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// Forgets every refresh token, as when a customer revokes the app.
+    pub fn revoke_grants(&self) -> Result<Value> {
+        Ok(client()
+            .post(format!("{}/admin/revoke", self.api))
+            .send()?
+            .error_for_status()?
+            .json()?)
+    }
+}
+
+impl Drop for OAuthProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Headless Debian Chromium driven over the WebDriver protocol (plain HTTP
+/// to `chromedriver`), with a fresh profile; everything is torn down on drop.
+pub struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium session.
+    pub fn start() -> Result<Self> {
+        for path in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            anyhow::ensure!(
+                Path::new(path).exists(),
+                "{path} is missing: run scripts/setup"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromedriver")?;
+        let profile = tempfile::tempdir()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let mut browser = Browser {
+            driver,
+            base,
+            session: String::new(),
+            _profile: profile,
+        };
+        wait_for(Duration::from_secs(20), "chromedriver", || {
+            Ok(client()
+                .get(format!("{}/status", browser.base))
+                .send()
+                .ok()
+                .and_then(|r| r.json::<Value>().ok())
+                .filter(|v| v["value"]["ready"] == true)
+                .map(|_| ()))
+        })?;
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                // The machine's network is closed: no background traffic.
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", browser._profile.path().display()),
+                ],
+            },
+        }}});
+        let created = browser.call(reqwest::Method::POST, "/session", Some(capabilities))?;
+        browser.session = created["sessionId"]
+            .as_str()
+            .context("a WebDriver session id")?
+            .to_string();
+        Ok(browser)
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let mut request = client().request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send()?;
+        let status = response.status();
+        let body: Value = response.json()?;
+        if !status.is_success() {
+            bail!("WebDriver {path}: {status}: {body}");
+        }
+        Ok(body["value"].clone())
+    }
+
+    fn session_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    /// Opens `url` and waits for the page to load.
+    pub fn goto(&self, url: &str) -> Result<()> {
+        self.session_call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))?;
+        Ok(())
+    }
+
+    /// The current URL.
+    pub fn current_url(&self) -> Result<String> {
+        Ok(self
+            .session_call(reqwest::Method::GET, "/url", None)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// The element matching a CSS selector, waiting up to 10 s for it: a
+    /// click that submits a form may return before the next page is there.
+    pub fn find(&self, css: &str) -> Result<String> {
+        wait_for(Duration::from_secs(10), &format!("element {css}"), || {
+            let found = match self.session_call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            ) {
+                Ok(found) => found,
+                Err(e) if e.to_string().contains("no such element") => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            Ok(found
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str)
+                .map(str::to_string))
+        })
+    }
+
+    /// Waits up to 10 s for the current URL to satisfy `check`; returns it.
+    pub fn wait_for_url(&self, mut check: impl FnMut(&str) -> bool) -> Result<String> {
+        wait_for(Duration::from_secs(10), "the browser's URL", || {
+            let url = self.current_url()?;
+            Ok(check(&url).then_some(url))
+        })
+    }
+
+    /// Calls `path` (after `/element/{id}`) on the element matching `css`,
+    /// finding it again when the page changed under it (a stale element).
+    fn on_element(
+        &self,
+        css: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        wait_for(Duration::from_secs(10), &format!("element {css}"), || {
+            let element = self.find(css)?;
+            match self.session_call(
+                method.clone(),
+                &format!("/element/{element}{path}"),
+                body.clone(),
+            ) {
+                Ok(value) => Ok(Some(value)),
+                Err(e) if e.to_string().contains("stale element") => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// Types `text` into the element matching `css`.
+    pub fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        self.on_element(css, reqwest::Method::POST, "/clear", Some(json!({})))?;
+        self.on_element(
+            css,
+            reqwest::Method::POST,
+            "/value",
+            Some(json!({ "text": text })),
+        )?;
+        Ok(())
+    }
+
+    /// Clicks the element matching `css`.
+    pub fn click(&self, css: &str) -> Result<()> {
+        self.on_element(css, reqwest::Method::POST, "/click", Some(json!({})))?;
+        Ok(())
+    }
+
+    /// The visible text of the element matching `css`.
+    pub fn text(&self, css: &str) -> Result<String> {
+        Ok(self
+            .on_element(css, reqwest::Method::GET, "/text", None)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// An attribute of the element matching `css`.
+    pub fn attribute(&self, css: &str, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .on_element(
+                css,
+                reqwest::Method::GET,
+                &format!("/attribute/{name}"),
+                None,
+            )?
+            .as_str()
+            .map(str::to_string))
+    }
+
+    /// A PNG screenshot of the page.
+    pub fn screenshot(&self) -> Result<Vec<u8>> {
+        use base64::Engine as _;
+        let data = self.session_call(reqwest::Method::GET, "/screenshot", None)?;
+        Ok(base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().context("screenshot data")?)?)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = client()
+                .delete(format!("{}/session/{}", self.base, self.session))
+                .send();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The API token shown on a connect page.
+pub fn token_on_page(page: &str) -> Result<String> {
+    let start = page.find("sy_conn_").context("a token on the page")?;
+    Ok(page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .collect())
+}
+
+/// Every file under `dir` whose bytes contain any of `needles`, with the
+/// needle found: for checking that no secret reached the disk.
+pub fn files_containing(dir: &Path, needles: &[&str]) -> Result<Vec<(PathBuf, String)>> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path)?;
+            for needle in needles {
+                if bytes
+                    .windows(needle.len())
+                    .any(|window| window == needle.as_bytes())
+                {
+                    found.push((path.clone(), needle.to_string()));
+                }
+            }
+        }
+    }
+    Ok(found)
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 use switchyard_control::tokens::TokenRejection;
-use switchyard_control::{ConnectionError, RegistryError};
+use switchyard_control::{ConnectError, ConnectionError, RegistryError};
 use switchyard_store::StoreError;
 use switchyard_sync::SyncError;
 use utoipa::ToSchema;
@@ -172,8 +172,50 @@ impl From<ConnectionError> for ApiError {
                 format!("The source system did not accept the connection: {error}"),
             )
             .with_details(serde_json::json!({ "cause": error.code() })),
+            ConnectionError::InvalidTransition { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid_status_transition",
+                format!("{e}. See docs/connections.md for the allowed transitions."),
+            ),
+            ConnectionError::WrongConnector { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "connector_mismatch", e.to_string())
+            }
+            ConnectionError::OAuth(e) => oauth_error(e),
             ConnectionError::Vault(e) => ApiError::internal(&e),
             ConnectionError::Store(e) => ApiError::internal(&e),
+        }
+    }
+}
+
+/// An OAuth step's failure, without provider text beyond its error code.
+pub fn oauth_error(e: switchyard_control::oauth::OAuthError) -> ApiError {
+    use switchyard_control::oauth::OAuthError;
+    match e {
+        OAuthError::Config(message) => {
+            ApiError::new(StatusCode::CONFLICT, "oauth_not_configured", message)
+        }
+        OAuthError::Rejected(_) | OAuthError::Unavailable(_) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "oauth_failed",
+            format!("The authorization could not be completed: {e}."),
+        ),
+        OAuthError::Vault(e) => ApiError::internal(&e),
+        OAuthError::Store(e) => ApiError::internal(&e),
+    }
+}
+
+impl From<ConnectError> for ApiError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Invalid(message) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "connect_code_invalid", message)
+            }
+            ConnectError::Rejected(message) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", message)
+            }
+            ConnectError::Connection(e) => e.into(),
+            ConnectError::Vault(e) => ApiError::internal(&e),
+            ConnectError::Store(e) => ApiError::internal(&e),
         }
     }
 }
@@ -210,7 +252,7 @@ impl From<SyncError> for ApiError {
             } => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 code,
-                "The source system no longer accepts this connection's credentials. The customer must reconnect it through the connect flow.",
+                "The source system no longer accepts this connection's credentials, so its syncs are paused. Reconnect it: create a connect session with this connection_id (POST /v1/connect-sessions) and send the customer to its link. Stored records can still be read meanwhile.",
             ),
             SyncError::NotSyncable { .. } => {
                 ApiError::new(StatusCode::CONFLICT, code, e.to_string())

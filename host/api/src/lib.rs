@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod connect;
 pub mod error;
 pub mod extract;
 mod observe;
@@ -19,7 +20,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use error::ApiError;
 use std::sync::Arc;
-use switchyard_control::{Connections, Registry, RequestLog, Tokens};
+use switchyard_control::{ConnectSessions, Connections, Registry, RequestLog, Tokens};
 use switchyard_store::Store;
 use switchyard_sync::Scheduler;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -40,6 +41,11 @@ pub struct AppState {
     pub scheduler: Scheduler,
     /// The request log.
     pub request_log: RequestLog,
+    /// Connect sessions and one-time codes.
+    pub connect: ConnectSessions,
+    /// The URL the host is reached at, without a trailing slash: connect
+    /// links and the OAuth 2.0 redirect URI are built from it.
+    pub public_url: Arc<str>,
 }
 
 /// The OpenAPI document's frame: info, security scheme, tags.
@@ -86,6 +92,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::connections::router())
         .merge(routes::connectors::router())
         .merge(routes::logs::router())
+        .merge(routes::lifecycle::router())
         .split_for_parts()
 }
 
@@ -94,6 +101,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, openapi) = api();
     let openapi = Arc::new(openapi);
     routes
+        .merge(connect::router())
         .route(
             "/health",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
-use switchyard_control::request_log::{is_secret_key, redact_body};
+use switchyard_control::request_log::{is_secret_key, redact_body, redact_issued_secrets};
 use switchyard_runtime::redact::{REDACTED, Secrets};
 use switchyard_store::model::{LogDirection, RequestLogEntry, now_ms};
 
@@ -164,7 +164,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     let logged = !UNLOGGED.contains(&path.as_str());
     let limit = state.request_log.body_limit();
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
-    let url = redact_query(&request.uri().to_string());
+    let url = redact_issued_secrets(&redact_query(&request.uri().to_string()));
     let secrets = Secrets::default();
     let request_headers = redact_headers(request.headers(), &secrets);
     let request_type = content_type(request.headers());
@@ -215,22 +215,20 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
             let request_seen = request_seen.lock().unwrap_or_else(|e| e.into_inner());
             let response_seen = response_seen.lock().unwrap_or_else(|e| e.into_inner());
             // Connect-flow forms carry credentials in fields whose names the
-            // connector chose: their bodies are never logged.
-            let request_body = if path == "/connect" || path.starts_with("/connect/") {
-                if request_seen.total > 0 {
-                    format!("[form body not logged, {} bytes]", request_seen.total)
-                } else {
+            // connector chose, and its pages show tokens: neither body is
+            // ever logged.
+            let connect_flow = path == "/connect" || path.starts_with("/connect/");
+            let body = |content_type: Option<&str>, seen: &Seen| {
+                if seen.total == 0 {
                     String::new()
+                } else if connect_flow {
+                    format!("[connect flow body not logged, {} bytes]", seen.total)
+                } else {
+                    redact_body(content_type, &seen.bytes, seen.total, limit, &secrets)
                 }
-            } else {
-                redact_body(
-                    request_type.as_deref(),
-                    &request_seen.bytes,
-                    request_seen.total,
-                    limit,
-                    &secrets,
-                )
             };
+            let request_body = body(request_type.as_deref(), &request_seen);
+            let response_body = body(response_type.as_deref(), &response_seen);
             log.append(RequestLogEntry {
                 at,
                 seq: 0,
@@ -246,13 +244,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
                 request_headers,
                 response_headers,
                 request_body,
-                response_body: redact_body(
-                    response_type.as_deref(),
-                    &response_seen.bytes,
-                    response_seen.total,
-                    limit,
-                    &secrets,
-                ),
+                response_body,
             });
         }) as Box<dyn FnOnce() + Send>
     };

@@ -37,6 +37,50 @@ const SECRET_KEYS: [&str; 10] = [
     "private",
 ];
 
+/// Prefixes of the secrets the host itself issues: API tokens, connect links
+/// and one-time codes. Any such value is redacted wherever it appears.
+const ISSUED_SECRET_PREFIXES: [&str; 4] = ["sy_conn_", "sy_admin_", "cs_", "cc_"];
+
+/// Shortest tail after a prefix that counts as an issued secret: ours are
+/// 43 base64url characters, so ordinary words like `cs_vendor` stay.
+const ISSUED_SECRET_MIN_TAIL: usize = 20;
+
+/// `text` with every host-issued secret (by its prefix) replaced.
+pub fn redact_issued_secrets(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    let mut copied = 0;
+    while at < bytes.len() {
+        // Also inside longer words: a secret glued to other characters
+        // is still a secret, and over-redacting a log is harmless.
+        let prefix = ISSUED_SECRET_PREFIXES
+            .iter()
+            .find(|p| text.is_char_boundary(at) && text[at..].starts_with(*p));
+        if let Some(prefix) = prefix {
+            let tail = bytes[at + prefix.len()..]
+                .iter()
+                .take_while(|b| is_token_byte(**b))
+                .count();
+            if tail >= ISSUED_SECRET_MIN_TAIL {
+                out.push_str(&text[copied..at]);
+                out.push_str(prefix);
+                out.push_str(REDACTED);
+                at += prefix.len() + tail;
+                copied = at;
+                continue;
+            }
+        }
+        at += 1;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
 /// Whether a body field is secret by its name.
 pub fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
@@ -91,7 +135,7 @@ pub fn redact_body(
     } else {
         text.to_string()
     };
-    let mut out = secrets.redact(&shaped);
+    let mut out = redact_issued_secrets(&secrets.redact(&shaped));
     if out.len() > limit {
         let mut end = limit;
         while !out.is_char_boundary(end) {
@@ -121,14 +165,32 @@ fn redact_json(value: &mut serde_json::Value, inside_secret: bool) {
     }
 }
 
-/// Appends to and reads the request log.
+/// Appends to and reads the request log. Cheap to clone; when the last
+/// clone goes, the writer drains its queue and stops.
 #[derive(Clone)]
 pub struct RequestLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     store: Arc<Store>,
-    sender: SyncSender<RequestLogEntry>,
-    seq: Arc<AtomicU64>,
-    dropped: Arc<AtomicU64>,
+    sender: Option<SyncSender<RequestLogEntry>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    seq: AtomicU64,
+    dropped: AtomicU64,
     body_limit: usize,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer once it has written what is
+        // queued; waiting for it means the store is never torn down under
+        // it (at process exit, RocksDB must not be in use by a thread).
+        self.sender.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for RequestLog {
@@ -142,30 +204,39 @@ impl RequestLog {
     pub fn start(store: Arc<Store>, body_limit: usize) -> std::io::Result<Self> {
         let (sender, receiver) = sync_channel(QUEUE);
         let writer_store = store.clone();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("switchyard-request-log".into())
             .spawn(move || write_loop(&writer_store, receiver))?;
         Ok(RequestLog {
-            store,
-            sender,
-            seq: Arc::new(AtomicU64::new(0)),
-            dropped: Arc::new(AtomicU64::new(0)),
-            body_limit,
+            inner: Arc::new(Inner {
+                store,
+                sender: Some(sender),
+                writer: Some(writer),
+                seq: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+                body_limit,
+            }),
         })
     }
 
     /// Bytes of each body kept.
     pub fn body_limit(&self) -> usize {
-        self.body_limit
+        self.inner.body_limit
     }
 
     /// Queues an entry; its `seq` is assigned here.
     pub fn append(&self, mut entry: RequestLogEntry) {
-        entry.seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        match self.sender.try_send(entry) {
+        let inner = &self.inner;
+        entry.seq = inner.seq.fetch_add(1, Ordering::Relaxed);
+        let sent = match &inner.sender {
+            Some(sender) => sender.try_send(entry),
+            None => return,
+        };
+        match sent {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                switchyard_telemetry::metrics().request_log_dropped.inc();
+                let dropped = inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 if dropped.is_power_of_two() {
                     tracing::warn!(dropped, "request log entries dropped: the writer is behind");
                 }
@@ -175,7 +246,7 @@ impl RequestLog {
 
     /// Entries dropped because the writer was behind.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.inner.dropped.load(Ordering::Relaxed)
     }
 
     /// Entries matching `filter`, newest first.
@@ -186,12 +257,12 @@ impl RequestLog {
         limit: usize,
     ) -> Result<(Vec<RequestLogEntry>, Option<LogPosition>), StoreError> {
         // A sparse filter must not turn one request into a full scan.
-        self.store.query_log(filter, before, limit, 20_000)
+        self.inner.store.query_log(filter, before, limit, 20_000)
     }
 
     /// Removes entries older than `cutoff`.
     pub fn purge(&self, cutoff: Millis) -> Result<u64, StoreError> {
-        self.store.purge_log(cutoff)
+        self.inner.store.purge_log(cutoff)
     }
 
     /// An observer that logs a connector call's outbound requests against a
@@ -269,6 +340,22 @@ impl CallObserver for OutboundLogger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issued_secrets_are_found_by_prefix() {
+        let token = "sy_conn_fZ7_JYx59I233ylI4qSygIwxKhuzY12JGexrQtx_CMM";
+        let link = "cs_hOqhIdGVEYVi2TV6tfmraMizL1OCjB3JQc86kfKg_WQ";
+        let text = format!("<p>{token}</p> /connect/x?session={link}&cs_vendor=1 mcs_{link}");
+        let out = redact_issued_secrets(&text);
+        assert!(
+            !out.contains(&token[8..]) && !out.contains(&link[3..20]),
+            "{out}"
+        );
+        assert!(
+            out.contains("sy_conn_[redacted]") && out.contains("cs_vendor=1"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn bodies_lose_their_secrets() {

@@ -46,6 +46,33 @@ pub struct Tokens {
     store: Arc<Store>,
 }
 
+/// Makes a new token without storing it, for writes that store it together
+/// with other changes ([`Store::write_control`](switchyard_store::Store::write_control)).
+pub fn mint(
+    connection_id: Option<&str>,
+    scopes: Vec<Scope>,
+    expires_at: Option<Millis>,
+) -> IssuedToken {
+    let prefix = if connection_id.is_some() {
+        CONNECTION_PREFIX
+    } else {
+        ADMIN_PREFIX
+    };
+    let secret = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()));
+    let token = ApiToken {
+        id: format!("tok_{}", hex::encode(random_bytes::<8>())),
+        hash: hash_secret(&secret),
+        display_prefix: secret[..prefix.len() + 4].to_string(),
+        connection_id: connection_id.map(str::to_string),
+        scopes,
+        created_at: now_ms(),
+        expires_at,
+        revoked_at: None,
+        revoked_reason: None,
+    };
+    IssuedToken { secret, token }
+}
+
 /// SHA-256 of a token secret, hex: its storage key.
 pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -64,25 +91,9 @@ impl Tokens {
         scopes: Vec<Scope>,
         expires_at: Option<Millis>,
     ) -> Result<IssuedToken, StoreError> {
-        let prefix = if connection_id.is_some() {
-            CONNECTION_PREFIX
-        } else {
-            ADMIN_PREFIX
-        };
-        let secret = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()));
-        let token = ApiToken {
-            id: format!("tok_{}", hex::encode(random_bytes::<8>())),
-            hash: hash_secret(&secret),
-            display_prefix: secret[..prefix.len() + 4].to_string(),
-            connection_id: connection_id.map(str::to_string),
-            scopes,
-            created_at: now_ms(),
-            expires_at,
-            revoked_at: None,
-            revoked_reason: None,
-        };
-        self.store.put_token(&token)?;
-        Ok(IssuedToken { secret, token })
+        let issued = mint(connection_id, scopes, expires_at);
+        self.store.put_token(&issued.token)?;
+        Ok(issued)
     }
 
     /// Checks a presented secret.
@@ -113,16 +124,32 @@ impl Tokens {
         connection_id: &str,
         reason: &str,
     ) -> Result<usize, StoreError> {
-        let mut revoked = 0;
-        for mut token in self.store.list_tokens()? {
-            if token.connection_id.as_deref() == Some(connection_id) && token.revoked_at.is_none() {
-                token.revoked_at = Some(now_ms());
-                token.revoked_reason = Some(reason.to_string());
-                self.store.put_token(&token)?;
-                revoked += 1;
-            }
+        let revoked = self.revocations(connection_id, reason)?;
+        for token in &revoked {
+            self.store.put_token(token)?;
         }
-        Ok(revoked)
+        Ok(revoked.len())
+    }
+
+    /// Every live token of a connection, marked revoked but not yet stored,
+    /// for writes that store the revocation with other changes.
+    pub fn revocations(
+        &self,
+        connection_id: &str,
+        reason: &str,
+    ) -> Result<Vec<ApiToken>, StoreError> {
+        let now = now_ms();
+        Ok(self
+            .store
+            .list_tokens()?
+            .into_iter()
+            .filter(|t| t.connection_id.as_deref() == Some(connection_id) && t.revoked_at.is_none())
+            .map(|mut token| {
+                token.revoked_at = Some(now);
+                token.revoked_reason = Some(reason.to_string());
+                token
+            })
+            .collect())
     }
 
     /// Revokes one token by id; false when no such live token exists.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchyard_api::AppState;
-use switchyard_control::{Connections, Registry, RequestLog, Tokens, Vault};
+use switchyard_control::{ConnectSessions, Connections, Registry, RequestLog, Tokens, Vault};
 use switchyard_runtime::{Runtime, RuntimeConfig};
 use switchyard_store::Store;
 use switchyard_store::model::{RunStatus, Scope};
@@ -26,6 +26,7 @@ pub struct App {
     pub engine: SyncEngine,
     pub scheduler: Scheduler,
     pub request_log: RequestLog,
+    pub connect: ConnectSessions,
 }
 
 /// How to open the host.
@@ -38,6 +39,8 @@ pub struct AppOptions {
     pub runtime: RuntimeConfig,
     /// Bytes of each body kept in the request log.
     pub log_body_bytes: usize,
+    /// Origins connect sessions may redirect to; any http(s) when empty.
+    pub redirect_origins: Vec<String>,
 }
 
 impl Default for AppOptions {
@@ -47,6 +50,7 @@ impl Default for AppOptions {
             sync: SyncConfig::default(),
             log_body_bytes: switchyard_control::request_log::DEFAULT_BODY_LIMIT,
             runtime: RuntimeConfig::default(),
+            redirect_origins: Vec::new(),
         }
     }
 }
@@ -81,6 +85,8 @@ impl App {
             options.sync,
         );
         let scheduler = Scheduler::new(engine.clone(), registry.clone(), options.scheduler);
+        let connect =
+            ConnectSessions::new(store.clone(), connections.clone(), options.redirect_origins);
         let app = App {
             store,
             registry,
@@ -89,6 +95,7 @@ impl App {
             engine,
             scheduler,
             request_log,
+            connect,
         };
         app.mark_interrupted_runs()?;
         Ok(app)
@@ -127,8 +134,8 @@ impl App {
         ))
     }
 
-    /// The API's state.
-    pub fn api_state(&self) -> AppState {
+    /// The API's state; `public_url` is where browsers reach the host.
+    pub fn api_state(&self, public_url: &str) -> AppState {
         AppState {
             store: self.store.clone(),
             registry: self.registry.clone(),
@@ -136,6 +143,8 @@ impl App {
             tokens: self.tokens.clone(),
             scheduler: self.scheduler.clone(),
             request_log: self.request_log.clone(),
+            connect: self.connect.clone(),
+            public_url: public_url.trim_end_matches('/').into(),
         }
     }
 

@@ -122,6 +122,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             ]),
             lookback_days: None,
             request_id: None,
+            token_expires_at: None,
         })
         .await?;
     println!(
@@ -172,11 +173,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         None => println!("Press Ctrl-C to stop."),
     }
     let serve_for = args.serve_for_secs;
-    app::serve_api(listener, app.api_state(), async move {
-        match serve_for {
-            Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
-            None => app::shutdown_signal().await,
-        }
-    })
+    app::serve_api(
+        listener,
+        app.api_state(&format!("http://{address}")),
+        async move {
+            match serve_for {
+                Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
+                None => app::shutdown_signal().await,
+            }
+        },
+    )
     .await
 }

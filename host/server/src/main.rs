@@ -45,6 +45,23 @@ enum Command {
     Connector(connector_cli::ConnectorArgs),
     /// Run a sync in the foreground with a progress bar, then print a summary.
     Sync(sync_cli::SyncArgs),
+    /// Manage secrets at rest.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Print a new random master key (base64), for SWITCHYARD_MASTER_KEY.
+    GenerateKey,
+    /// Re-seal every secret sealed under an older master key with the first
+    /// key of SWITCHYARD_MASTER_KEY. Run it while the host is stopped, after
+    /// putting the new key first; then the old key can be removed.
+    Reseal {
+        /// Data directory.
+        #[arg(long, default_value = "data", env = "SWITCHYARD_DATA_DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,6 +100,18 @@ struct ServeArgs {
     #[arg(long, default_value_t = 256, env = "SWITCHYARD_MAX_MEMORY_MIB",
           value_parser = clap::value_parser!(u32).range(4..=4096))]
     max_memory_mib: u32,
+    /// The URL browsers reach the host at (connect links, the OAuth 2.0
+    /// redirect URI). Default: http://<listen address>.
+    #[arg(long, env = "SWITCHYARD_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Origins (scheme://host[:port]) connect sessions may redirect to,
+    /// comma-separated. Any http(s) origin when empty.
+    #[arg(
+        long,
+        env = "SWITCHYARD_CONNECT_REDIRECT_ORIGINS",
+        value_delimiter = ','
+    )]
+    connect_redirect_origins: Vec<String>,
     #[command(flatten)]
     sync: SyncFlags,
 }
@@ -148,6 +177,7 @@ impl SyncFlags {
             },
             log_body_bytes: self.log_body_bytes,
             runtime: Default::default(),
+            redirect_origins: Vec::new(),
         }
     }
 }
@@ -187,11 +217,30 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(cli.log_format, "warn");
             sync_cli::run(args).await
         }
+        Command::Secrets(SecretsCommand::GenerateKey) => {
+            println!("{}", switchyard_control::Vault::generate_key());
+            Ok(())
+        }
+        Command::Secrets(SecretsCommand::Reseal { data_dir }) => {
+            init_tracing(cli.log_format, "warn");
+            let app = App::open(&data_dir, AppOptions::default()).await?;
+            let resealed = app.connections.reseal_all()?;
+            println!("re-sealed {resealed} secrets with the current master key");
+            Ok(())
+        }
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut options = args.sync.options();
+    let mut options = AppOptions {
+        redirect_origins: args
+            .connect_redirect_origins
+            .iter()
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty())
+            .collect(),
+        ..args.sync.options()
+    };
     options.runtime.max_instances = args.max_instances;
     options.runtime.max_memory_bytes = (args.max_memory_mib as usize) << 20;
     options.runtime.outbound.per_host_concurrency = args.per_host_concurrency as usize;
@@ -209,8 +258,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, data_dir = %args.data_dir.display(), "serving");
-    println!("listening on http://{}", listener.local_addr()?);
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %args.data_dir.display(), "serving");
+    println!("listening on http://{address}");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scheduler = app.scheduler.clone();
     let mut scheduler_stop = stop_rx.clone();
@@ -225,7 +275,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             stop_rx.clone(),
         ))
     });
-    let api = app::serve_api(listener, app.api_state(), async move {
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let api = app::serve_api(listener, app.api_state(&public_url), async move {
         app::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });

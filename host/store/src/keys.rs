@@ -51,6 +51,15 @@ pub fn run(connection: &str, run_id: u64) -> Vec<u8> {
     key
 }
 
+/// `conn at seq`: a connection's timeline entry, in time order.
+pub fn timeline(connection: &str, at: i64, seq: u64) -> Vec<u8> {
+    let mut key = connection_prefix(connection);
+    // Times before 1970 do not occur; clamping keeps the order of the rest.
+    key.extend_from_slice(&(at.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
 /// `conn model run_id record_id`: a quarantined record.
 pub fn quarantine(prefix: &[u8], run_id: u64, record_id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + 8 + record_id.len());

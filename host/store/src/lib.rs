@@ -40,7 +40,10 @@ mod cf {
     pub const TOKENS: &str = "tokens";
     pub const REQUEST_LOG: &str = "request_log";
     pub const REQUEST_LOG_INDEX: &str = "request_log_index";
-    pub const ALL: [&str; 11] = [
+    pub const TIMELINE: &str = "timeline";
+    pub const EVENTS: &str = "events";
+    pub const CONNECT: &str = "connect";
+    pub const ALL: [&str; 14] = [
         REQUEST_LOG,
         REQUEST_LOG_INDEX,
         META,
@@ -52,12 +55,16 @@ mod cf {
         CONNECTIONS,
         CONNECTORS,
         TOKENS,
+        TIMELINE,
+        EVENTS,
+        CONNECT,
     ];
 }
 
 const SCHEMA_VERSION: &[u8] = b"1";
 const META_SCHEMA: &[u8] = b"schema_version";
 const META_RUN_COUNTER: &[u8] = b"run_counter";
+const META_CONTROL_SEQ: &[u8] = b"control_seq";
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -244,11 +251,52 @@ pub struct PurgeReport {
     pub quarantined: u64,
 }
 
+/// A control-plane change written in one durable `WriteBatch`: a
+/// connection, its timeline entry, tokens and the events it causes land
+/// together or not at all.
+#[derive(Debug, Default)]
+pub struct ControlWrite<'a> {
+    /// The connection's new state.
+    pub connection: Option<&'a Connection>,
+    /// A status change; its `seq` is assigned by the store.
+    pub timeline: Option<TimelineEntry>,
+    /// Tokens created or changed (revocations).
+    pub tokens: Vec<ApiToken>,
+    /// Events to append to the log.
+    pub events: Vec<NewEvent>,
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events after this sequence number.
+    pub after: u64,
+    /// At most this many events.
+    pub limit: usize,
+    /// Only events of this connection.
+    pub connection_id: Option<String>,
+    /// Only events of these types (all when empty).
+    pub types: Vec<String>,
+}
+
+/// A page of the event log.
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    /// The events, in sequence order.
+    pub events: Vec<Event>,
+    /// The sequence number examined last: continue after it.
+    pub next_after: u64,
+    /// Whether the scan stopped before the end of the log.
+    pub has_more: bool,
+}
+
 /// The embedded RocksDB store.
 pub struct Store {
     db: DB,
     path: PathBuf,
     run_counter: AtomicU64,
+    /// The last sequence number given to an event or timeline entry.
+    control_seq: std::sync::Mutex<u64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -280,15 +328,21 @@ impl Store {
             db,
             path: path.to_path_buf(),
             run_counter: AtomicU64::new(0),
+            control_seq: std::sync::Mutex::new(0),
         };
         store.check_schema()?;
-        let counter = store
-            .db
-            .get_cf(store.cf(cf::META), META_RUN_COUNTER)?
-            .map(|v| codec::decode_u64(&v))
-            .transpose()?
-            .unwrap_or(0);
-        store.run_counter.store(counter, Ordering::SeqCst);
+        let counter = |key: &[u8]| -> Result<u64> {
+            Ok(store
+                .db
+                .get_cf(store.cf(cf::META), key)?
+                .map(|v| codec::decode_u64(&v))
+                .transpose()?
+                .unwrap_or(0))
+        };
+        store
+            .run_counter
+            .store(counter(META_RUN_COUNTER)?, Ordering::SeqCst);
+        *store.control_seq.lock().unwrap_or_else(|e| e.into_inner()) = counter(META_CONTROL_SEQ)?;
         Ok(store)
     }
 
@@ -843,6 +897,152 @@ impl Store {
         }
         self.db.write(batch)?;
         Ok(removed)
+    }
+
+    // --- control-plane writes, timeline, events ---------------------------
+
+    /// Writes a control-plane change atomically and fsynced; returns the
+    /// events as numbered. Sequence numbers are assigned and written under
+    /// one lock, so the log never shows a later number before an earlier
+    /// one: a reader following `next_after` misses nothing.
+    pub fn write_control(&self, write: ControlWrite<'_>) -> Result<Vec<Event>> {
+        let mut seq = self.control_seq.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = *seq;
+        let mut batch = WriteBatch::default();
+        if let Some(connection) = write.connection {
+            batch.put_cf(
+                self.cf(cf::CONNECTIONS),
+                connection.id.as_bytes(),
+                serde_json::to_vec(connection)?,
+            );
+        }
+        if let Some(mut entry) = write.timeline {
+            next += 1;
+            entry.seq = next;
+            batch.put_cf(
+                self.cf(cf::TIMELINE),
+                keys::timeline(&entry.connection_id, entry.at, entry.seq),
+                serde_json::to_vec(&entry)?,
+            );
+        }
+        for token in &write.tokens {
+            batch.put_cf(
+                self.cf(cf::TOKENS),
+                token.hash.as_bytes(),
+                serde_json::to_vec(token)?,
+            );
+        }
+        let occurred_at = now_ms();
+        let mut events = Vec::with_capacity(write.events.len());
+        for new in write.events {
+            next += 1;
+            let event = Event {
+                id: format!("evt_{next:012}"),
+                seq: next,
+                event_type: new.event_type,
+                connection_id: new.connection_id,
+                occurred_at,
+                data: new.data,
+            };
+            batch.put_cf(
+                self.cf(cf::EVENTS),
+                next.to_be_bytes(),
+                serde_json::to_vec(&event)?,
+            );
+            events.push(event);
+        }
+        batch.put_cf(self.cf(cf::META), META_CONTROL_SEQ, next.to_be_bytes());
+        self.db.write_opt(batch, &Self::durable())?;
+        *seq = next;
+        Ok(events)
+    }
+
+    /// A connection's status timeline, oldest first, at most `limit` entries.
+    pub fn list_timeline(&self, connection_id: &str, limit: usize) -> Result<Vec<TimelineEntry>> {
+        self.scan_json(cf::TIMELINE, &keys::connection_prefix(connection_id), limit)
+    }
+
+    /// Events after `query.after` in sequence order, filtered. At most
+    /// `scan_limit` entries are examined, so a filter matching little cannot
+    /// make one request scan the whole log; `next_after` says where to go on.
+    pub fn list_events(&self, query: &EventQuery, scan_limit: usize) -> Result<EventPage> {
+        let start = query.after.saturating_add(1).to_be_bytes();
+        let iter = self.db.iterator_cf(
+            self.cf(cf::EVENTS),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        let mut events = Vec::new();
+        let mut next_after = query.after;
+        for (scanned, item) in iter.enumerate() {
+            if events.len() == query.limit || scanned == scan_limit {
+                return Ok(EventPage {
+                    events,
+                    next_after,
+                    has_more: true,
+                });
+            }
+            let (_, value) = item?;
+            let event: Event = serde_json::from_slice(&value)?;
+            next_after = event.seq;
+            let connection_matches = query
+                .connection_id
+                .as_ref()
+                .is_none_or(|id| event.connection_id.as_ref() == Some(id));
+            let type_matches = query.types.is_empty() || query.types.contains(&event.event_type);
+            if connection_matches && type_matches {
+                events.push(event);
+            }
+        }
+        Ok(EventPage {
+            events,
+            next_after,
+            has_more: false,
+        })
+    }
+
+    // --- connect sessions and one-time codes -------------------------------
+
+    /// Stores a short-lived connect document (a connect session or a one-time
+    /// code) under `key` (fsynced).
+    pub fn put_connect_doc<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        self.put_json(cf::CONNECT, key.as_bytes(), value, true)
+    }
+
+    /// A connect document by key.
+    pub fn get_connect_doc<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        self.get_json(cf::CONNECT, key.as_bytes())
+    }
+
+    /// Deletes a connect document (fsynced).
+    pub fn delete_connect_doc(&self, key: &str) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(cf::CONNECT), key.as_bytes());
+        self.db.write_opt(batch, &Self::durable())?;
+        Ok(())
+    }
+
+    /// Every connect document under `prefix` with its key, at most `limit`.
+    pub fn list_connect_docs<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(cf::CONNECT),
+            IteratorMode::From(prefix.as_bytes(), Direction::Forward),
+        );
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(prefix.as_bytes()) || out.len() == limit {
+                break;
+            }
+            out.push((
+                String::from_utf8_lossy(&key).into_owned(),
+                serde_json::from_slice(&value)?,
+            ));
+        }
+        Ok(out)
     }
 
     // --- connector versions ----------------------------------------------

@@ -232,6 +232,57 @@ pub struct Connection {
     pub created_at: Millis,
     /// When it last changed.
     pub updated_at: Millis,
+    /// Incremented by every reconnect: a run that started with older
+    /// credentials cannot change the status of the reconnected connection.
+    #[serde(default)]
+    pub credentials_version: u64,
+}
+
+/// One status change of a connection: the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// The connection.
+    pub connection_id: String,
+    /// Increasing across the store; orders entries of the same millisecond.
+    pub seq: u64,
+    /// When it happened.
+    pub at: Millis,
+    /// The status before; `None` for the first entry of a connection.
+    pub from: Option<ConnectionStatus>,
+    /// The status after.
+    pub to: ConnectionStatus,
+    /// Why, in words (secrets redacted).
+    pub reason: String,
+}
+
+/// Something that happened, in the host's one event log: what webhooks and
+/// flows consume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// `evt_…`, stable: consumers deduplicate on it.
+    pub id: String,
+    /// Global, increasing with every event: the log's order and cursor.
+    pub seq: u64,
+    /// Dotted type, such as `connection.reauthorization_required`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The connection it concerns, if any.
+    pub connection_id: Option<String>,
+    /// When it happened.
+    pub occurred_at: Millis,
+    /// Type-specific details; never secrets.
+    pub data: serde_json::Value,
+}
+
+/// An event before the store numbers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Dotted type.
+    pub event_type: String,
+    /// The connection it concerns, if any.
+    pub connection_id: Option<String>,
+    /// Type-specific details; never secrets.
+    pub data: serde_json::Value,
 }
 
 /// What an API token may do.

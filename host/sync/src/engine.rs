@@ -6,7 +6,7 @@ use crate::records::{CheckedPage, RecordValidator};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchyard_control::connections::{ConnectionSecrets, connection_config};
+use switchyard_control::connections::ConnectionSecrets;
 use switchyard_control::{ConnectionError, Connections, Registry, RegistryError};
 use switchyard_runtime::types::{CallContext, ChangeRequest, ConnectorError, FieldValue};
 use switchyard_runtime::{CallEnv, CallError, ConnectorComponent};
@@ -393,9 +393,14 @@ impl SyncEngine {
                     Outcome::RunFailed => None,
                 };
                 if let Some(status) = status {
-                    inner
-                        .connections
-                        .set_status(connection_id, status, &failure.error.message)?;
+                    // Through the status machine: it records the timeline,
+                    // emits events once per transition, and ignores a stale
+                    // outcome (the connection was reconnected meanwhile).
+                    inner.connections.apply_sync_status(
+                        &connection,
+                        status,
+                        &failure.error.message,
+                    )?;
                 }
                 run.error = Some(failure.error);
             }
@@ -451,7 +456,7 @@ impl SyncEngine {
                 .is_some_and(|at| at <= now_ms() + REFRESH_AHEAD_MS);
             if session_expiring {
                 self.settle(&mut pending, state, cx).await?;
-                self.refresh(cx, run).await?;
+                self.refresh(cx, run, false).await?;
             }
             let since = cursor
                 .is_none()
@@ -515,7 +520,7 @@ impl SyncEngine {
                 }
                 Action::Refresh => {
                     self.record_retry(cx, run, &error, Duration::ZERO)?;
-                    self.refresh(cx, run).await?;
+                    self.refresh(cx, run, true).await?;
                 }
                 Action::RestartInitial => {
                     self.record_retry(cx, run, &error, Duration::ZERO)?;
@@ -603,27 +608,32 @@ impl SyncEngine {
         Ok(())
     }
 
-    /// Renews the session with the connector's `refresh`. An unauthorized or
+    /// Renews the session through the control plane (the connector's
+    /// `refresh`, or the host's OAuth 2.0 refresh). An unauthorized or
     /// invalid-config answer means the credentials no longer work: the
     /// connection requires reauthorization.
-    async fn refresh(&self, cx: &mut RunContext<'_>, run: &mut Run) -> Result<(), RunFailure> {
+    async fn refresh(
+        &self,
+        cx: &mut RunContext<'_>,
+        run: &mut Run,
+        after_unauthorized: bool,
+    ) -> Result<(), RunFailure> {
         let inner = &self.inner;
-        let config = connection_config(&cx.connection.settings, &cx.secrets.credentials);
-        let session = cx.secrets.session.as_ref().map(Into::into).unwrap_or(
-            switchyard_runtime::types::Session {
-                data: String::new(),
-                expires_at: None,
-            },
-        );
         let mut attempts = Attempts::default();
         loop {
-            match cx.component.refresh(&cx.env, &config, &session).await {
-                Ok(session) => {
-                    inner
-                        .connections
-                        .save_session(&cx.connection.id, session.clone())
-                        .map_err(|e| RunFailure::host("internal_error", e.to_string()))?;
-                    cx.secrets.session = Some(session.into());
+            match inner
+                .connections
+                .refresh_session(
+                    cx.connection,
+                    cx.component,
+                    &cx.env,
+                    &cx.secrets,
+                    after_unauthorized,
+                )
+                .await
+            {
+                Ok(secrets) => {
+                    cx.secrets = secrets;
                     cx.env.secrets = Arc::new(cx.secrets.redaction_set());
                     return Ok(());
                 }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use switchyard_control::NewConnection;
-use switchyard_store::model::{Connection, ConnectionStatus, Run, Scope};
+use switchyard_store::model::{Connection, ConnectionStatus, Run, Scope, now_ms};
 use switchyard_sync::RunOptions;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -91,6 +91,9 @@ pub struct CreateConnection {
     pub credentials: BTreeMap<String, String>,
     /// How far back the initial sync reaches: 1 to 365 days (default 30).
     pub lookback_days: Option<u32>,
+    /// Lifetime of the issued token in seconds (1 to 10 years); unlimited
+    /// when absent.
+    pub token_ttl_secs: Option<u64>,
 }
 
 /// A created connection and its API token, shown this once.
@@ -295,6 +298,16 @@ pub async fn create_connection(
     Json(body): Json<CreateConnection>,
 ) -> Result<(StatusCode, axum::Json<CreatedConnection>), ApiError> {
     principal.require_admin()?;
+    let token_expires_at = match body.token_ttl_secs {
+        None => None,
+        Some(secs @ 1..=315_360_000) => Some(now_ms() + secs as i64 * 1000),
+        Some(_) => {
+            return Err(ApiError::invalid_parameter(
+                "token_ttl_secs",
+                "`token_ttl_secs` must be between 1 second and 10 years.",
+            ));
+        }
+    };
     let (connection, token) = state
         .connections
         .create(NewConnection {
@@ -303,6 +316,7 @@ pub async fn create_connection(
             credentials: body.credentials,
             lookback_days: body.lookback_days,
             request_id: Some(crate::request_id::current()),
+            token_expires_at,
         })
         .await?;
     Ok((
