@@ -175,6 +175,19 @@ impl Drop for DemoCmms {
     }
 }
 
+/// How to start a host.
+#[derive(Debug, Clone, Default)]
+pub struct HostOptions {
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Extra arguments of `switchyard serve`.
+    pub args: Vec<String>,
+    /// The connectors installed at start (`--plugins-dir`): `None`, every
+    /// one in `dist/plugins`; otherwise these (file names without `.wasm`;
+    /// empty: none).
+    pub plugins: Option<Vec<String>>,
+}
+
 /// A running `switchyard serve`, killed on drop.
 pub struct Host {
     child: Option<Child>,
@@ -187,6 +200,8 @@ pub struct Host {
     pub log_path: PathBuf,
     _temp: Option<tempfile::TempDir>,
     extra_env: Vec<(String, String)>,
+    extra_args: Vec<String>,
+    plugins_dir: Option<PathBuf>,
 }
 
 impl Host {
@@ -199,18 +214,40 @@ impl Host {
     /// Like [`Host::start`], with extra environment variables (for example
     /// `SWITCHYARD_PAGE_SIZE`; every `serve` flag has one).
     pub fn start_with_env(env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_with(HostOptions {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..HostOptions::default()
+        })
+    }
+
+    /// Starts a host on a new data directory with `options`.
+    pub fn start_with(options: HostOptions) -> Result<Self> {
         let temp = tempfile::tempdir()?;
         let data_dir = temp.path().join("data");
+        let plugins_dir = match options.plugins {
+            None => Some(repo_root().join("dist/plugins")),
+            Some(names) if names.is_empty() => None,
+            Some(names) => {
+                let dir = temp.path().join("plugins");
+                std::fs::create_dir_all(&dir)?;
+                for name in names {
+                    std::fs::copy(plugin(&name), dir.join(format!("{name}.wasm")))?;
+                }
+                Some(dir)
+            }
+        };
         let mut host = Host {
             child: None,
             url: String::new(),
             log_path: temp.path().join("host.log"),
             data_dir,
             _temp: Some(temp),
-            extra_env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            extra_env: options.env,
+            extra_args: options.args,
+            plugins_dir,
         };
         host.spawn()?;
         Ok(host)
@@ -223,8 +260,7 @@ impl Host {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--listen", "127.0.0.1:0"])
-            .arg("--plugins-dir")
-            .arg(repo_root().join("dist/plugins"))
+            .args(&self.extra_args)
             .env("SWITCHYARD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env(
                 "RUST_LOG",
@@ -242,6 +278,9 @@ impl Host {
                         .open(&self.log_path)?,
                 )
             });
+        if let Some(dir) = &self.plugins_dir {
+            command.arg("--plugins-dir").arg(dir);
+        }
         for (key, value) in &self.extra_env {
             command.env(key, value);
         }
@@ -413,6 +452,75 @@ impl Host {
                 .to_string(),
             created["token"].as_str().context("token")?.to_string(),
         ))
+    }
+
+    /// Creates a connection of any connector; returns (connection id, token).
+    pub fn connect(
+        &self,
+        connector_id: &str,
+        settings: Value,
+        credentials: Value,
+    ) -> Result<(String, String)> {
+        let response = self
+            .admin(reqwest::Method::POST, "/v1/connections")
+            .json(&json!({
+                "connector_id": connector_id,
+                "settings": settings,
+                "credentials": credentials,
+            }))
+            .send()?;
+        let status = response.status();
+        let created: Value = response.json()?;
+        if status != 201 {
+            bail!("creating a {connector_id} connection: {status}: {created}");
+        }
+        Ok((
+            created["connection"]["id"]
+                .as_str()
+                .context("connection id")?
+                .to_string(),
+            created["token"].as_str().context("token")?.to_string(),
+        ))
+    }
+
+    /// Starts the sync of one model (or all with `None`) with the admin
+    /// token; returns the models started.
+    pub fn trigger(&self, connection_id: &str, model: Option<&str>) -> Result<Vec<String>> {
+        let response = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/v1/connections/{connection_id}/sync"),
+            )
+            .json(&json!({ "model": model }))
+            .send()?;
+        let status = response.status();
+        let body: Value = response.json()?;
+        if status != 202 {
+            bail!("triggering a sync of {connection_id}: {status}: {body}");
+        }
+        Ok(body["models"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// Replaces a connector's sandbox limits.
+    pub fn set_limits(&self, connector_id: &str, limits: Value) -> Result<Value> {
+        let response = self
+            .admin(
+                reqwest::Method::PUT,
+                &format!("/v1/connectors/{connector_id}/limits"),
+            )
+            .json(&limits)
+            .send()?;
+        let status = response.status();
+        let body: Value = response.json()?;
+        if status != 200 {
+            bail!("setting the limits of {connector_id}: {status}: {body}");
+        }
+        Ok(body)
     }
 
     /// A GET with `token`, returning (status, JSON body).

@@ -229,6 +229,10 @@ impl From<RegistryError> for ApiError {
                 StatusCode::NOT_FOUND
             }
             RegistryError::NothingToRollBack(_) => StatusCode::CONFLICT,
+            RegistryError::InvalidLimits(limits) => {
+                return ApiError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
+                    .with_details(serde_json::json!({ "field": limits.field }));
+            }
             RegistryError::Store(e) => return ApiError::internal(e),
         };
         ApiError::new(status, e.code(), e.to_string())

@@ -58,6 +58,7 @@ pub struct AppState {
     tags(
         (name = "records", description = "Synced records and the change feed"),
         (name = "connections", description = "Connections, runs and sync triggers"),
+        (name = "connectors", description = "Connector versions (install, activate, roll back), their sandbox limits, and pins"),
         (name = "debugging", description = "Request logs"),
     ),
     modifiers(&BearerAuth),
@@ -89,6 +90,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::records::router())
         .merge(routes::connections::router())
+        .merge(routes::connectors::router())
         .merge(routes::logs::router())
         .merge(routes::lifecycle::router())
         .split_for_parts()

@@ -25,9 +25,7 @@ use switchyard_runtime::types::{
     AuthMethod, ConnectionConfig, ConnectorError, ConnectorInfo, Field, FieldKind, FieldValue,
     Session,
 };
-use switchyard_runtime::{
-    Allowlist, CallEnv, CallError, ConnectorComponent, SandboxLimits, authority_of_url,
-};
+use switchyard_runtime::{Allowlist, CallEnv, CallError, ConnectorComponent, authority_of_url};
 use switchyard_store::model::{
     ApiToken, Connection, ConnectionStatus, Millis, NewEvent, Scope, TimelineEntry, now_ms,
 };
@@ -1022,9 +1020,32 @@ impl Connections {
         self.vault.seal(connection_id, &plaintext)
     }
 
+    /// Pins a connection to an installed version of its connector, or
+    /// (`None`) lets it follow the active version again. Runs that start
+    /// afterwards use it; a run in progress keeps its version.
+    pub fn set_pinned_version(
+        &self,
+        connection_id: &str,
+        version: Option<&str>,
+    ) -> Result<Connection, ConnectionError> {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let mut connection = self.get(connection_id)?;
+        if let Some(version) = version {
+            self.registry.version(&connection.connector_id, version)?;
+        }
+        let version = version.map(str::to_string);
+        if connection.pinned_version != version {
+            tracing::info!(connection = connection_id, from = ?connection.pinned_version, to = ?version, "connection pin changed");
+            connection.pinned_version = version;
+            connection.updated_at = now_ms();
+            self.store.put_connection(&connection)?;
+        }
+        Ok(connection)
+    }
+
     /// The environment for calls of `component` on behalf of a connection:
-    /// default limits, the allowlist resolved against its settings, and its
-    /// secrets for redaction.
+    /// the connector's limits, the allowlist resolved against its settings,
+    /// and its secrets for redaction.
     pub fn call_env(
         &self,
         component: &ConnectorComponent,
@@ -1033,7 +1054,7 @@ impl Connections {
     ) -> Result<CallEnv, ConnectionError> {
         let allowlist = resolve_allowlist(component.info(), settings)?;
         Ok(CallEnv {
-            limits: SandboxLimits::default(),
+            limits: self.registry.limits(&component.info().id),
             allowlist: Arc::new(allowlist),
             secrets: Arc::new(secrets.redaction_set()),
             observer: None,

@@ -26,7 +26,7 @@ pub use connections::{
     Authenticated, ConnectionError, ConnectionSecrets, Connections, NewConnection,
 };
 pub use events::Events;
-pub use registry::{Registry, RegistryError, VersionRecord};
+pub use registry::{Activation, Installed, LimitsRecord, Registry, RegistryError, VersionRecord};
 pub use request_log::RequestLog;
 pub use tokens::{IssuedToken, TokenRejection, Tokens};
 pub use vault::Vault;

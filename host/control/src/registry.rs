@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use switchyard_runtime::types::ConnectorInfo;
-use switchyard_runtime::{ConnectorComponent, LoadError, Runtime};
+use switchyard_runtime::{ConnectorComponent, LimitsError, LoadError, Runtime, SandboxLimits};
 use switchyard_store::model::{Millis, now_ms};
 use switchyard_store::{Store, StoreError};
 
@@ -43,6 +43,28 @@ pub struct Activation {
     pub updated_at: Millis,
 }
 
+/// The sandbox limits an operator set for a connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsRecord {
+    /// The connector's id.
+    pub connector_id: String,
+    /// The limits every call of every version of the connector runs under.
+    pub limits: SandboxLimits,
+    /// When they were set.
+    pub updated_at: Millis,
+}
+
+/// The outcome of an install.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Installed {
+    /// The installed version.
+    pub record: VersionRecord,
+    /// False when these very bytes were already installed (nothing changed).
+    pub new: bool,
+    /// Whether it became the active version (the first version of a connector).
+    pub activated: bool,
+}
+
 /// A registry operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -73,6 +95,9 @@ pub enum RegistryError {
     /// Nothing to roll back to.
     #[error("connector `{0}` has no previous version to roll back to")]
     NothingToRollBack(String),
+    /// Sandbox limits out of their accepted ranges.
+    #[error("invalid limits: {0}")]
+    InvalidLimits(#[from] LimitsError),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -87,6 +112,7 @@ impl RegistryError {
             RegistryError::UnknownConnector(_) => "connector_not_found",
             RegistryError::UnknownVersion { .. } => "connector_version_not_found",
             RegistryError::NothingToRollBack(_) => "connector_no_previous_version",
+            RegistryError::InvalidLimits(_) => "connector_limits_invalid",
             RegistryError::Store(_) => "internal_error",
         }
     }
@@ -100,6 +126,8 @@ pub struct Registry {
     active: RwLock<HashMap<String, Arc<ConnectorComponent>>>,
     /// Components loaded so far, by hash (active, pinned, or recently used).
     loaded: RwLock<HashMap<String, Arc<ConnectorComponent>>>,
+    /// Connector id → the limits set for it; absent: the defaults.
+    limits: RwLock<HashMap<String, SandboxLimits>>,
     /// Serializes installs, activations and rollbacks: each reads the
     /// activation state and writes it back.
     switching: tokio::sync::Mutex<()>,
@@ -119,6 +147,10 @@ fn activation_key(connector_id: &str) -> String {
     format!("active/{connector_id}")
 }
 
+fn limits_key(connector_id: &str) -> String {
+    format!("limits/{connector_id}")
+}
+
 impl Registry {
     /// Opens the registry and loads every active version (from the artifact
     /// cache when it has them).
@@ -128,8 +160,19 @@ impl Registry {
             store,
             active: RwLock::new(HashMap::new()),
             loaded: RwLock::new(HashMap::new()),
+            limits: RwLock::new(HashMap::new()),
             switching: tokio::sync::Mutex::new(()),
         };
+        let limits: Vec<LimitsRecord> = registry.store.list_connector_docs("limits/")?;
+        registry
+            .limits
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(
+                limits
+                    .into_iter()
+                    .map(|record| (record.connector_id, record.limits)),
+            );
         let activations: Vec<Activation> = registry.store.list_connector_docs("active/")?;
         for activation in activations {
             let component = registry.load_hash(&activation.active_hash).await?;
@@ -173,13 +216,24 @@ impl Registry {
     /// twice is harmless; a different build under an existing version number
     /// is refused. The first version of a connector becomes active.
     pub async fn install(&self, wasm: &[u8]) -> Result<VersionRecord, RegistryError> {
+        Ok(self.install_component(wasm).await?.record)
+    }
+
+    /// Like [`Registry::install`], and says whether anything changed. A
+    /// component is loaded (so compiled, linked against the sandbox and
+    /// described) before anything is stored: an invalid one changes nothing.
+    pub async fn install_component(&self, wasm: &[u8]) -> Result<Installed, RegistryError> {
         let component = self.runtime.load(wasm).await?;
         let info = component.info().clone();
         let hash = component.hash().to_string();
         let _switching = self.switching.lock().await;
         if let Some(existing) = self.find_version(&info.id, &info.version)? {
             if existing.hash == hash {
-                return Ok(existing);
+                return Ok(Installed {
+                    record: existing,
+                    new: false,
+                    activated: false,
+                });
             }
             return Err(RegistryError::VersionExists {
                 connector_id: info.id,
@@ -201,11 +255,16 @@ impl Registry {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(hash.clone(), component.clone());
-        if self.activation(&record.connector_id)?.is_none() {
+        let activated = self.activation(&record.connector_id)?.is_none();
+        if activated {
             self.switch(&record.connector_id, component, None)?;
         }
-        tracing::info!(connector = %record.connector_id, version = %record.version, %hash, "connector installed");
-        Ok(record)
+        tracing::info!(connector = %record.connector_id, version = %record.version, %hash, activated, "connector installed");
+        Ok(Installed {
+            record,
+            new: true,
+            activated,
+        })
     }
 
     /// Makes `version` the active version of `connector_id`.
@@ -344,6 +403,78 @@ impl Registry {
     pub fn connector_ids(&self) -> Result<Vec<String>, RegistryError> {
         let activations: Vec<Activation> = self.store.list_connector_docs("active/")?;
         Ok(activations.into_iter().map(|a| a.connector_id).collect())
+    }
+
+    /// The installed version `version` of a connector.
+    pub fn version(
+        &self,
+        connector_id: &str,
+        version: &str,
+    ) -> Result<VersionRecord, RegistryError> {
+        self.find_version(connector_id, version)?
+            .ok_or_else(|| RegistryError::UnknownVersion {
+                connector_id: connector_id.to_string(),
+                version: version.to_string(),
+            })
+    }
+
+    /// The active version of a connector, if it is installed.
+    pub fn active_version(
+        &self,
+        connector_id: &str,
+    ) -> Result<Option<VersionRecord>, RegistryError> {
+        match self.activation(connector_id)? {
+            None => Ok(None),
+            Some(activation) => Ok(Some(
+                self.version_by_hash(connector_id, &activation.active_hash)?,
+            )),
+        }
+    }
+
+    /// The limits calls of a connector run under: the ones set for it, or
+    /// the defaults.
+    pub fn limits(&self, connector_id: &str) -> SandboxLimits {
+        self.limits
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(connector_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Whether limits were set for a connector (rather than the defaults).
+    pub fn has_custom_limits(&self, connector_id: &str) -> bool {
+        self.limits
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(connector_id)
+    }
+
+    /// Sets the limits of an installed connector, after checking their
+    /// ranges (the memory cap against the runtime's pool slot). They apply
+    /// to calls that start afterwards, whatever the version.
+    pub fn set_limits(
+        &self,
+        connector_id: &str,
+        limits: SandboxLimits,
+    ) -> Result<SandboxLimits, RegistryError> {
+        if self.activation(connector_id)?.is_none() {
+            return Err(RegistryError::UnknownConnector(connector_id.to_string()));
+        }
+        limits.validate(self.runtime.config().max_memory_bytes)?;
+        let record = LimitsRecord {
+            connector_id: connector_id.to_string(),
+            limits,
+            updated_at: now_ms(),
+        };
+        // Written under the map's lock so the stored and the live limits
+        // cannot end up from two different calls.
+        let mut live = self.limits.write().unwrap_or_else(|e| e.into_inner());
+        self.store
+            .put_connector_doc(&limits_key(connector_id), &record)?;
+        live.insert(connector_id.to_string(), limits);
+        tracing::info!(connector = connector_id, ?limits, "connector limits set");
+        Ok(limits)
     }
 
     fn find_version(

@@ -16,5 +16,5 @@ mod generated {
     });
 }
 
+pub use generated::ConnectorPre;
 pub use generated::switchyard::connector::{log, types};
-pub use generated::{Connector, ConnectorPre};

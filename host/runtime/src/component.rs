@@ -1,22 +1,24 @@
 //! A loaded connector and its sandboxed calls.
 
 use crate::allowlist::Allowlist;
+use crate::bindings::ConnectorPre;
 use crate::bindings::types::{
     CallContext, ChangePage, ChangeRequest, ConnectionConfig, ConnectorInfo, Error as GuestError,
     Session,
 };
-use crate::bindings::{Connector, ConnectorPre};
 use crate::engine::Runtime;
 use crate::error::{CallError, LoadError};
 use crate::outbound::{CallHooks, CallObserver, CallOutbound};
 use crate::redact::Secrets;
 use crate::state::{GuestLog, MemoryCapExceeded, PluginState, SandboxLimiter};
 use crate::{SandboxLimits, validate};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use wasmtime::component::{
+    ComponentExportIndex, ComponentNamedList, Instance, Lift, Lower, TypedFunc,
+};
 use wasmtime::{Store, Trap, UpdateDeadline};
-use wasmtime_wasi::clocks::WasiClocksCtx;
-use wasmtime_wasi::random::WasiRandomCtx;
 use wasmtime_wasi_http::WasiHttpCtx;
 
 /// Tables larger than this are refused; Rust guests need a few hundred slots.
@@ -57,7 +59,78 @@ pub struct ConnectorComponent {
     runtime: Runtime,
     hash: String,
     info: ConnectorInfo,
+    /// The id, shared by every call's log (no allocation per call).
+    log_name: Arc<str>,
     pre: ConnectorPre<PluginState>,
+    exports: Exports,
+}
+
+/// The name of the exported interface the host calls.
+const SOURCE_INTERFACE: &str = "switchyard:connector/source@0.1.0";
+
+/// Where the `source` exports are in the component, found once at load.
+///
+/// The generated bindings look the exports up and type-check all four on
+/// every instantiation; a component's types cannot change between
+/// instantiations, so they are checked once, at load, with exactly the
+/// signatures the calls use ([`ConnectorComponent::check_exports`]), and each
+/// call then takes its one function unchecked.
+#[derive(Clone, Copy)]
+struct Exports {
+    describe: ComponentExportIndex,
+    authenticate: ComponentExportIndex,
+    refresh: ComponentExportIndex,
+    list_changes: ComponentExportIndex,
+}
+
+impl Exports {
+    fn find(pre: &ConnectorPre<PluginState>) -> Result<Self, LoadError> {
+        let component = pre.instance_pre().component();
+        let missing = |name: &str| LoadError::WorldMismatch(format!("no export `{name}`"));
+        let interface = component
+            .get_export_index(None, SOURCE_INTERFACE)
+            .ok_or_else(|| missing(SOURCE_INTERFACE))?;
+        let lookup = |name: &str| {
+            component
+                .get_export_index(Some(&interface), name)
+                .ok_or_else(|| missing(name))
+        };
+        Ok(Exports {
+            describe: lookup("describe")?,
+            authenticate: lookup("authenticate")?,
+            refresh: lookup("refresh")?,
+            list_changes: lookup("list-changes")?,
+        })
+    }
+}
+
+type DescribeFn = TypedFunc<(), (ConnectorInfo,)>;
+type AuthenticateFn<'a> = TypedFunc<(&'a ConnectionConfig,), (Result<Session, GuestError>,)>;
+type RefreshFn<'a> = TypedFunc<(&'a ConnectionConfig, &'a Session), (Result<Session, GuestError>,)>;
+type ListChangesFn<'a> =
+    TypedFunc<(&'a CallContext, &'a ChangeRequest), (Result<ChangePage, GuestError>,)>;
+
+/// The export `index` of `instance` as a typed function.
+///
+/// # Safety
+///
+/// `F` must be the signature `index` was checked against in
+/// [`ConnectorComponent::check_exports`], for this component.
+unsafe fn typed<P, R>(
+    store: &mut Store<PluginState>,
+    instance: &Instance,
+    index: &ComponentExportIndex,
+) -> wasmtime::Result<TypedFunc<P, R>>
+where
+    P: ComponentNamedList + Lower,
+    R: ComponentNamedList + Lift,
+{
+    let func = instance
+        .get_func(&mut *store, index)
+        .ok_or_else(|| wasmtime::format_err!("the component lost an export it was loaded with"))?;
+    // SAFETY: the caller guarantees the signature was type-checked for this
+    // component's export at load, and a component's types never change.
+    Ok(unsafe { TypedFunc::new_unchecked(func) })
 }
 
 impl std::fmt::Debug for ConnectorComponent {
@@ -89,13 +162,20 @@ impl ConnectorComponent {
                 models: Vec::new(),
                 allowed_hosts: Vec::new(),
             },
+            log_name: Arc::from(""),
+            exports: Exports::find(&pre)?,
             pre,
         };
+        component
+            .check_exports()
+            .await
+            .map_err(|e| LoadError::WorldMismatch(e.to_string()))?;
         let info = component
             .describe(&CallEnv::new(SandboxLimits::default()))
             .await
             .map_err(|e| LoadError::Describe(Box::new(e)))?;
         validate::connector_info(&info).map_err(LoadError::InvalidDescription)?;
+        component.log_name = Arc::from(info.id.as_str());
         component.info = info;
         Ok(Arc::new(component))
     }
@@ -110,14 +190,56 @@ impl ConnectorComponent {
         &self.info
     }
 
+    /// The names of the interfaces the component imports: the capabilities
+    /// it asks for (`wasi:http/outgoing-handler@0.2.12`, …). Every one of
+    /// them is provided by the sandbox, or the component would not load.
+    pub fn imports(&self) -> Vec<String> {
+        let engine = &self.runtime.inner.engine;
+        self.pre
+            .instance_pre()
+            .component()
+            .component_type()
+            .imports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    /// Type-checks the four exports once, with the signatures the calls
+    /// use: what makes the unchecked calls below sound.
+    async fn check_exports(&self) -> Result<(), CallError> {
+        let exports = self.exports;
+        self.call(
+            &CallEnv::new(SandboxLimits::default()),
+            "load",
+            async |store, instance| {
+                instance.get_typed_func::<(), (ConnectorInfo,)>(&mut *store, exports.describe)?;
+                instance
+                    .get_typed_func::<(&ConnectionConfig,), (Result<Session, GuestError>,)>(
+                        &mut *store,
+                        exports.authenticate,
+                    )?;
+                instance.get_typed_func::<(&ConnectionConfig, &Session), (Result<Session, GuestError>,)>(
+                    &mut *store,
+                    exports.refresh,
+                )?;
+                instance.get_typed_func::<(&CallContext, &ChangeRequest), (Result<ChangePage, GuestError>,)>(
+                    &mut *store,
+                    exports.list_changes,
+                )?;
+                Ok(Ok(()))
+            },
+        )
+        .await
+    }
+
     /// Calls `describe`.
     pub async fn describe(&self, env: &CallEnv) -> Result<ConnectorInfo, CallError> {
-        self.call(env, "describe", async |store, connector| {
-            connector
-                .switchyard_connector_source()
-                .call_describe(store)
-                .await
-                .map(Ok)
+        let index = self.exports.describe;
+        self.call(env, "describe", async |store, instance| {
+            // SAFETY: `DescribeFn` is the signature checked in `check_exports`.
+            let func: DescribeFn = unsafe { typed(store, instance, &index)? };
+            let (info,) = func.call_async(&mut *store, ()).await?;
+            Ok(Ok(info))
         })
         .await
     }
@@ -128,12 +250,14 @@ impl ConnectorComponent {
         env: &CallEnv,
         config: &ConnectionConfig,
     ) -> Result<Session, CallError> {
+        let index = self.exports.authenticate;
         let session = self
-            .call(env, "authenticate", async |store, connector| {
-                connector
-                    .switchyard_connector_source()
-                    .call_authenticate(store, config)
-                    .await
+            .call(env, "authenticate", async |store, instance| {
+                // SAFETY: `AuthenticateFn` is the signature checked in
+                // `check_exports`.
+                let func: AuthenticateFn<'_> = unsafe { typed(store, instance, &index)? };
+                let (result,) = func.call_async(&mut *store, (config,)).await?;
+                Ok(result)
             })
             .await?;
         validate::session(&session).map_err(CallError::InvalidOutput)?;
@@ -147,12 +271,14 @@ impl ConnectorComponent {
         config: &ConnectionConfig,
         session: &Session,
     ) -> Result<Session, CallError> {
+        let index = self.exports.refresh;
         let session = self
-            .call(env, "refresh", async |store, connector| {
-                connector
-                    .switchyard_connector_source()
-                    .call_refresh(store, config, session)
-                    .await
+            .call(env, "refresh", async |store, instance| {
+                // SAFETY: `RefreshFn` is the signature checked in
+                // `check_exports`.
+                let func: RefreshFn<'_> = unsafe { typed(store, instance, &index)? };
+                let (result,) = func.call_async(&mut *store, (config, session)).await?;
+                Ok(result)
             })
             .await?;
         validate::session(&session).map_err(CallError::InvalidOutput)?;
@@ -167,15 +293,17 @@ impl ConnectorComponent {
         context: &CallContext,
         request: &ChangeRequest,
     ) -> Result<ChangePage, CallError> {
+        let index = self.exports.list_changes;
         let page = self
-            .call(env, "list-changes", async |store, connector| {
-                connector
-                    .switchyard_connector_source()
-                    .call_list_changes(store, context, request)
-                    .await
+            .call(env, "list-changes", async |store, instance| {
+                // SAFETY: `ListChangesFn` is the signature checked in
+                // `check_exports`.
+                let func: ListChangesFn<'_> = unsafe { typed(store, instance, &index)? };
+                let (result,) = func.call_async(&mut *store, (context, request)).await?;
+                Ok(result)
             })
             .await?;
-        validate::change_page(&page, request, &env.limits).map_err(CallError::InvalidOutput)?;
+        validate::change_page(&page, request, &env.limits)?;
         Ok(page)
     }
 
@@ -186,7 +314,7 @@ impl ConnectorComponent {
         function: &'static str,
         invoke: impl AsyncFnOnce(
             &mut Store<PluginState>,
-            &Connector,
+            &Instance,
         ) -> wasmtime::Result<Result<R, GuestError>>,
     ) -> Result<R, CallError> {
         let runtime = &self.runtime.inner;
@@ -203,11 +331,13 @@ impl ConnectorComponent {
             deadline,
             max_response_bytes: limits.max_response_bytes,
             denied: Mutex::new(Vec::new()),
+            deadline_hit: AtomicBool::new(false),
+            oversized: AtomicBool::new(false),
         });
         let state = PluginState {
             table: Default::default(),
-            clocks: WasiClocksCtx::default(),
-            random: WasiRandomCtx::default(),
+            clocks: None,
+            random: None,
             http: WasiHttpCtx::new(),
             hooks: CallHooks {
                 shared: outbound.clone(),
@@ -217,7 +347,7 @@ impl ConnectorComponent {
                 table_elements: MAX_TABLE_ELEMENTS,
             },
             log: GuestLog {
-                connector: Arc::from(self.info.id.as_str()),
+                connector: self.log_name.clone(),
                 observer: env.observer.clone(),
                 max_lines: limits.max_log_lines,
                 lines: 0,
@@ -238,12 +368,13 @@ impl ConnectorComponent {
         });
 
         let work = async {
-            let connector = self
+            let instance = self
                 .pre
+                .instance_pre()
                 .instantiate_async(&mut store)
                 .await
                 .map_err(|e| classify_instantiation(e, memory_cap, budget))?;
-            match invoke(&mut store, &connector).await {
+            match invoke(&mut store, &instance).await {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(guest)) => Err(CallError::Connector(guest)),
                 Err(trap) => Err(classify_trap(trap, memory_cap, budget)),
@@ -265,10 +396,18 @@ impl ConnectorComponent {
             .unwrap_or_else(|e| e.into_inner())
             .first()
             .cloned();
+        let out_of_time = outbound.deadline_hit.load(Ordering::Relaxed);
+        let oversized = outbound.oversized.load(Ordering::Relaxed);
         let result = match (result, denied) {
-            // The connector's own error would only say "request failed": the
-            // host knows the real cause.
+            // The connector's own error would only say "request failed" or
+            // "timed out": the host knows the real cause.
             (Err(CallError::Connector(_)), Some(host)) => Err(CallError::HostNotAllowed { host }),
+            (Err(CallError::Connector(_)), None) if out_of_time => {
+                Err(CallError::Timeout { budget })
+            }
+            (Err(CallError::Connector(_)), None) if oversized => Err(CallError::ResponseTooLarge {
+                limit_bytes: limits.max_response_bytes,
+            }),
             (result, _) => result,
         };
         let metrics = switchyard_telemetry::metrics();

@@ -66,11 +66,21 @@ pub enum CallError {
     /// The connector returned something the contract forbids.
     #[error("the connector returned invalid output: {0}")]
     InvalidOutput(String),
+    /// The connector returned a page over its limits: more changes than
+    /// asked for, or more bytes than `max_page_bytes` / `max_record_bytes`.
+    #[error("the connector returned a page over its limits: {0}")]
+    PageTooLarge(String),
     /// The connector tried to reach a host outside its allowlist and failed.
     #[error("the connector tried to reach `{host}`, which is not among its allowed hosts")]
     HostNotAllowed {
         /// The refused `host:port`.
         host: String,
+    },
+    /// An outbound response was larger than the connector's cap.
+    #[error("a response from the source exceeded the connector's cap of {limit_bytes} bytes")]
+    ResponseTooLarge {
+        /// The cap, in bytes.
+        limit_bytes: usize,
     },
     /// No instance slot was free: too many calls at once.
     #[error("no sandbox slot is free; try again shortly")]
@@ -97,7 +107,9 @@ impl CallError {
             CallError::MemoryLimit { .. } => "plugin_memory_limit",
             CallError::Trap(_) => "plugin_crashed",
             CallError::InvalidOutput(_) => "plugin_invalid_output",
+            CallError::PageTooLarge(_) => "plugin_page_too_large",
             CallError::HostNotAllowed { .. } => "plugin_host_not_allowed",
+            CallError::ResponseTooLarge { .. } => "plugin_response_too_large",
             CallError::Capacity => "plugin_capacity_exhausted",
             CallError::Instantiate(_) => "plugin_instantiation_failed",
         }

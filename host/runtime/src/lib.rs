@@ -46,7 +46,7 @@ pub use allowlist::{Allowlist, AllowlistError, authority_of_url};
 pub use component::{CallEnv, ConnectorComponent};
 pub use engine::{Runtime, RuntimeConfig, RuntimeError};
 pub use error::{CallError, LoadError};
-pub use limits::SandboxLimits;
+pub use limits::{LimitsError, SandboxLimits};
 pub use outbound::{CallObserver, OutboundConfig, OutboundExchange};
 pub use state::LogLevel;
 pub use validate::is_kebab_case;

@@ -13,6 +13,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
@@ -189,6 +190,11 @@ pub(crate) struct CallOutbound {
     pub(crate) max_response_bytes: usize,
     /// Destinations refused during the call.
     pub(crate) denied: Mutex<Vec<String>>,
+    /// Whether a request was cut short by the call's deadline (rather than
+    /// by a shorter timeout of the guest's own): the call ran out of time.
+    pub(crate) deadline_hit: AtomicBool,
+    /// Whether a response went over `max_response_bytes`.
+    pub(crate) oversized: AtomicBool,
 }
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
@@ -264,6 +270,7 @@ impl CallOutbound {
         )
         .await
         .map_err(|_| {
+            self.deadline_hit.store(true, Ordering::Relaxed);
             self.fail(
                 record.clone(),
                 started,
@@ -296,6 +303,7 @@ impl CallOutbound {
         let timeout = asked
             .min(self.client.config.max_request_timeout)
             .min(remaining);
+        let bound_by_deadline = timeout == remaining;
 
         let mut builder = self
             .client
@@ -312,6 +320,9 @@ impl CallOutbound {
             Ok(response) => response,
             Err(e) => {
                 let (code, error) = if e.is_timeout() {
+                    if bound_by_deadline {
+                        self.deadline_hit.store(true, Ordering::Relaxed);
+                    }
                     ("timeout", HttpError::HttpResponseTimeout)
                 } else if e.is_connect() {
                     ("connection_failed", HttpError::ConnectionRefused)
@@ -335,6 +346,7 @@ impl CallOutbound {
                 outbound: self.clone(),
                 record,
                 started,
+                bound_by_deadline,
                 _permit: permit,
             }),
         };
@@ -401,6 +413,8 @@ struct Report {
     outbound: Arc<CallOutbound>,
     record: OutboundExchange,
     started: Instant,
+    /// Whether the request's timeout was the call's deadline.
+    bound_by_deadline: bool,
     /// Held until the body is done: the host budget counts whole exchanges.
     _permit: OwnedSemaphorePermit,
 }
@@ -454,6 +468,13 @@ impl Body for ObservedBody {
             }
             Poll::Ready(Some(Err(e))) => {
                 let timeout = e.is_timeout();
+                if let Some(report) = this
+                    .report
+                    .as_ref()
+                    .filter(|r| timeout && r.bound_by_deadline)
+                {
+                    report.outbound.deadline_hit.store(true, Ordering::Relaxed);
+                }
                 this.finish(Some(if timeout { "timeout" } else { "body_error" }));
                 Poll::Ready(Some(Err(if timeout {
                     HttpError::HttpResponseTimeout
@@ -472,6 +493,9 @@ impl Body for ObservedBody {
                     this.captured
                         .extend_from_slice(&data[..room.min(data.len())]);
                     if this.seen > this.limit as u64 {
+                        if let Some(report) = &this.report {
+                            report.outbound.oversized.store(true, Ordering::Relaxed);
+                        }
                         this.finish(Some("response_too_large"));
                         return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(
                             this.limit as u64,
@@ -485,5 +509,105 @@ impl Body for ObservedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers one `204` per connection and reports each
+    /// request's `Host` header.
+    async fn server() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 << 10 {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let host = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("host: "))
+                    .unwrap_or_default();
+                let _ = sender.send(host.to_string());
+                let _ = socket
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        (port, receiver)
+    }
+
+    fn outbound(allowed_port: u16) -> Arc<CallOutbound> {
+        let base = format!("http://127.0.0.1:{allowed_port}");
+        Arc::new(CallOutbound {
+            client: Arc::new(OutboundClient::new(OutboundConfig::default()).unwrap()),
+            allowlist: Arc::new(
+                Allowlist::resolve(&["{base-url}".to_string()], |_| Some(base.as_str())).unwrap(),
+            ),
+            secrets: Arc::new(Secrets::default()),
+            observer: None,
+            deadline: Instant::now() + Duration::from_secs(10),
+            max_response_bytes: 1 << 20,
+            denied: Mutex::new(Vec::new()),
+            deadline_hit: AtomicBool::new(false),
+            oversized: AtomicBool::new(false),
+        })
+    }
+
+    fn request(url: &str, host_header: &str) -> http::Request<WasiBody> {
+        let body = http_body_util::Empty::<Bytes>::new()
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        http::Request::get(url)
+            .header(http::header::HOST, host_header)
+            .body(body)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_decision_and_the_wire_use_the_url_authority_not_a_host_header() {
+        let (allowed, mut hosts) = server().await;
+        let (other, mut other_hosts) = server().await;
+        let allowed_authority = format!("127.0.0.1:{allowed}");
+
+        // A `Host` naming the allowed source does not let a request reach
+        // another port.
+        let call = outbound(allowed);
+        let denied = call
+            .clone()
+            .send(
+                request(&format!("http://127.0.0.1:{other}/x"), &allowed_authority),
+                None,
+            )
+            .await;
+        assert!(matches!(denied, Err(HttpError::HttpRequestDenied)));
+        assert_eq!(*call.denied.lock().unwrap(), [format!("127.0.0.1:{other}")]);
+
+        // A `Host` naming another server is not what the source receives.
+        let response = call
+            .clone()
+            .send(
+                request(&format!("http://{allowed_authority}/x"), "evil.example"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+        drop(response);
+        assert_eq!(hosts.recv().await.unwrap(), allowed_authority);
+        assert!(
+            other_hosts.try_recv().is_err(),
+            "the other server was reached"
+        );
     }
 }

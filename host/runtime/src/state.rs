@@ -20,8 +20,11 @@ const MAX_LOG_LINE_BYTES: usize = 4096;
 /// environment or arguments exist here to be reached.
 pub(crate) struct PluginState {
     pub(crate) table: ResourceTable,
-    pub(crate) clocks: WasiClocksCtx,
-    pub(crate) random: WasiRandomCtx,
+    /// Built on first use: most calls of most connectors never read a clock
+    /// or ask for randomness, and building them costs allocations and
+    /// seeding a generator on every call.
+    pub(crate) clocks: Option<WasiClocksCtx>,
+    pub(crate) random: Option<WasiRandomCtx>,
     pub(crate) http: WasiHttpCtx,
     pub(crate) hooks: CallHooks,
     pub(crate) limiter: SandboxLimiter,
@@ -34,10 +37,17 @@ impl IoView for PluginState {
     }
 }
 
+impl PluginState {
+    /// The call's random sources, created on first use.
+    pub(crate) fn random(&mut self) -> &mut WasiRandomCtx {
+        self.random.get_or_insert_with(WasiRandomCtx::default)
+    }
+}
+
 impl WasiClocksView for PluginState {
     fn clocks(&mut self) -> WasiClocksCtxView<'_> {
         WasiClocksCtxView {
-            ctx: &mut self.clocks,
+            ctx: self.clocks.get_or_insert_with(WasiClocksCtx::default),
             table: &mut self.table,
         }
     }

@@ -6,6 +6,7 @@ use crate::SandboxLimits;
 use crate::bindings::types::{
     AuthMethod, ChangePage, ChangeRequest, ConnectorInfo, Field, FieldKind, Operation, Session,
 };
+use crate::error::CallError;
 use std::collections::HashSet;
 
 /// Largest session the host stores.
@@ -104,48 +105,51 @@ pub(crate) fn change_page(
     page: &ChangePage,
     request: &ChangeRequest,
     limits: &SandboxLimits,
-) -> Result<(), String> {
+) -> Result<(), CallError> {
+    let invalid = CallError::InvalidOutput;
     if page.changes.len() > request.page_size as usize {
-        return Err(format!(
+        return Err(CallError::PageTooLarge(format!(
             "the page holds {} changes but at most {} were asked for",
             page.changes.len(),
             request.page_size
-        ));
+        )));
     }
     if page.cursor.len() > limits.max_cursor_bytes {
-        return Err(format!(
+        return Err(invalid(format!(
             "the cursor is {} bytes, over the limit of {}",
             page.cursor.len(),
             limits.max_cursor_bytes
-        ));
+        )));
     }
     let mut page_bytes = 0usize;
     for (index, change) in page.changes.iter().enumerate() {
         if change.id.is_empty() || change.id.len() > limits.max_id_bytes {
-            return Err(format!(
+            return Err(invalid(format!(
                 "change {index} has an id of {} bytes (1 to {} allowed)",
                 change.id.len(),
                 limits.max_id_bytes
-            ));
+            )));
         }
         if change.id.chars().any(char::is_control) {
-            return Err(format!("change {index} has control characters in its id"));
+            return Err(invalid(format!(
+                "change {index} has control characters in its id"
+            )));
         }
         match (&change.op, &change.data) {
             (Operation::Upsert, None) => {
-                return Err(format!("upsert of `{}` has no data", change.id));
+                return Err(invalid(format!("upsert of `{}` has no data", change.id)));
             }
             (Operation::Delete, Some(_)) => {
-                return Err(format!("delete of `{}` carries data", change.id));
+                return Err(invalid(format!("delete of `{}` carries data", change.id)));
             }
             (Operation::Upsert, Some(data)) => {
                 if data.len() > limits.max_record_bytes {
-                    return Err(format!(
+                    return Err(CallError::PageTooLarge(format!(
                         "record `{}` is {} bytes, over the limit of {}",
                         change.id,
                         data.len(),
                         limits.max_record_bytes
-                    ));
+                    )));
                 }
                 page_bytes += data.len();
             }
@@ -153,10 +157,10 @@ pub(crate) fn change_page(
         }
     }
     if page_bytes > limits.max_page_bytes {
-        return Err(format!(
+        return Err(CallError::PageTooLarge(format!(
             "the page's records total {page_bytes} bytes, over the limit of {}",
             limits.max_page_bytes
-        ));
+        )));
     }
     Ok(())
 }

@@ -34,6 +34,9 @@ pub struct App {
 pub struct AppOptions {
     pub scheduler: SchedulerConfig,
     pub sync: SyncConfig,
+    /// The runtime's settings; the artifact cache always goes in the data
+    /// directory.
+    pub runtime: RuntimeConfig,
     /// Bytes of each body kept in the request log.
     pub log_body_bytes: usize,
     /// Origins connect sessions may redirect to; any http(s) when empty.
@@ -46,6 +49,7 @@ impl Default for AppOptions {
             scheduler: SchedulerConfig::default(),
             sync: SyncConfig::default(),
             log_body_bytes: switchyard_control::request_log::DEFAULT_BODY_LIMIT,
+            runtime: RuntimeConfig::default(),
             redirect_origins: Vec::new(),
         }
     }
@@ -66,7 +70,7 @@ impl App {
         );
         let runtime = Runtime::new(RuntimeConfig {
             artifact_dir: Some(data_dir.join("artifacts")),
-            ..RuntimeConfig::default()
+            ..options.runtime
         })?;
         let registry = Arc::new(Registry::open(runtime, store.clone()).await?);
         let tokens = Tokens::new(store.clone());

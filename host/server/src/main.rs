@@ -1,8 +1,10 @@
 //! The `switchyard` binary.
 
 mod app;
+mod connector_cli;
 mod demo;
 mod sync_cli;
+mod watch;
 
 use anyhow::Context;
 use app::{App, AppOptions};
@@ -38,6 +40,9 @@ enum Command {
     /// Run a complete demo: a demo CMMS, its connector, a connection, an
     /// initial sync, and the API serving the records.
     Demo(demo::DemoArgs),
+    /// Manage connector versions on a running host: install, list, show,
+    /// activate, rollback, limits, pin.
+    Connector(connector_cli::ConnectorArgs),
     /// Run a sync in the foreground with a progress bar, then print a summary.
     Sync(sync_cli::SyncArgs),
     /// Manage secrets at rest.
@@ -70,6 +75,31 @@ struct ServeArgs {
     /// Install every connector component found in this folder at start.
     #[arg(long)]
     plugins_dir: Option<PathBuf>,
+    /// Watch this folder: install each `.wasm` that appears or changes, and
+    /// activate it when its version is newer than the active one.
+    #[arg(long, value_name = "DIR")]
+    watch: Option<PathBuf>,
+    /// How often the watched folder is polled, in milliseconds.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    watch_interval_ms: u64,
+    /// Outbound requests in flight at once to one source host, shared by
+    /// every connection that talks to it.
+    #[arg(long, default_value_t = 8, env = "SWITCHYARD_PER_HOST_CONCURRENCY",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    per_host_concurrency: u32,
+    /// Outbound requests per second to one source host, shared by every
+    /// connection that talks to it.
+    #[arg(long, default_value_t = 50.0, env = "SWITCHYARD_PER_HOST_RATE", value_parser = parse_rate)]
+    per_host_rate: f64,
+    /// Sandbox instances that may exist at once (the pooling allocator's size).
+    #[arg(long, default_value_t = 1000, env = "SWITCHYARD_MAX_INSTANCES",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_instances: u32,
+    /// The largest memory cap any connector may be given, in MiB (the pool's
+    /// slot size; per-connector limits must stay below it).
+    #[arg(long, default_value_t = 256, env = "SWITCHYARD_MAX_MEMORY_MIB",
+          value_parser = clap::value_parser!(u32).range(4..=4096))]
+    max_memory_mib: u32,
     /// The URL browsers reach the host at (connect links, the OAuth 2.0
     /// redirect URI). Default: http://<listen address>.
     #[arg(long, env = "SWITCHYARD_PUBLIC_URL")]
@@ -84,6 +114,15 @@ struct ServeArgs {
     connect_redirect_origins: Vec<String>,
     #[command(flatten)]
     sync: SyncFlags,
+}
+
+fn parse_rate(value: &str) -> Result<f64, String> {
+    let rate: f64 = value.parse().map_err(|e| format!("{e}"))?;
+    if rate.is_finite() && (0.1..=100_000.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err("must be between 0.1 and 100000 requests per second".into())
+    }
 }
 
 /// How the host syncs.
@@ -166,6 +205,7 @@ impl SyncFlags {
                 },
             },
             log_body_bytes: self.log_body_bytes,
+            runtime: Default::default(),
             redirect_origins: Vec::new(),
         }
     }
@@ -198,6 +238,10 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(cli.log_format, "warn");
             demo::run(args).await
         }
+        Command::Connector(args) => {
+            init_tracing(cli.log_format, "warn");
+            connector_cli::run(args).await
+        }
         Command::Sync(args) => {
             init_tracing(cli.log_format, "warn");
             sync_cli::run(args).await
@@ -217,7 +261,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let options = AppOptions {
+    let mut options = AppOptions {
         redirect_origins: args
             .connect_redirect_origins
             .iter()
@@ -226,6 +270,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .collect(),
         ..args.sync.options()
     };
+    options.runtime.max_instances = args.max_instances;
+    options.runtime.max_memory_bytes = (args.max_memory_mib as usize) << 20;
+    options.runtime.outbound.per_host_concurrency = args.per_host_concurrency as usize;
+    options.runtime.outbound.per_host_rate = args.per_host_rate;
     let app = App::open(&args.data_dir, options).await?;
     if let Some(secret) = app.ensure_admin_token()? {
         // Shown once: only its hash is stored.
@@ -248,6 +296,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let scheduler_task = tokio::spawn(scheduler.run(async move {
         let _ = scheduler_stop.wait_for(|stop| *stop).await;
     }));
+    let watch_task = args.watch.map(|dir| {
+        tokio::spawn(watch::run(
+            app.registry.clone(),
+            dir,
+            std::time::Duration::from_millis(args.watch_interval_ms),
+            stop_rx.clone(),
+        ))
+    });
     let public_url = args
         .public_url
         .clone()
@@ -258,5 +314,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     api.await?;
     let _ = scheduler_task.await;
+    if let Some(task) = watch_task {
+        let _ = task.await;
+    }
     Ok(())
 }

@@ -20,6 +20,12 @@ pub struct RetryPolicy {
     pub default_retry_after: Duration,
     /// Rate-limit waits per page before giving up.
     pub max_rate_limit_waits: u32,
+    /// Attempts per page for calls that ran out of their time budget, the
+    /// first included. Kept apart from `max_attempts`: a budget is long
+    /// (30 s by default), a connector stuck in a loop is stuck again on
+    /// every attempt, and each attempt holds a sandbox slot for the whole
+    /// budget (see docs/decisions.md).
+    pub max_timeout_attempts: u32,
 }
 
 impl Default for RetryPolicy {
@@ -31,6 +37,7 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(300),
             default_retry_after: Duration::from_secs(5),
             max_rate_limit_waits: 20,
+            max_timeout_attempts: 2,
         }
     }
 }
@@ -67,6 +74,8 @@ pub struct Attempts {
     pub transient: u32,
     /// Rate-limit waits so far.
     pub rate_limited: u32,
+    /// Calls that ran out of their time budget so far.
+    pub timeouts: u32,
     /// Whether the session was already refreshed for this page.
     pub refreshed: bool,
     /// Whether the cursor was already reset in this run.
@@ -107,9 +116,15 @@ impl RetryPolicy {
             CallError::Connector(ConnectorError::InvalidConfig(_)) => {
                 Action::Fail(Outcome::ConfigError)
             }
-            CallError::Connector(ConnectorError::Transient(_))
-            | CallError::Timeout { .. }
-            | CallError::Capacity => {
+            CallError::Timeout { .. } => {
+                attempts.timeouts += 1;
+                if attempts.timeouts >= self.max_timeout_attempts {
+                    Action::Fail(Outcome::RunFailed)
+                } else {
+                    Action::Retry(self.backoff(attempts.timeouts))
+                }
+            }
+            CallError::Connector(ConnectorError::Transient(_)) | CallError::Capacity => {
                 attempts.transient += 1;
                 if attempts.transient >= self.max_attempts {
                     Action::Fail(Outcome::RunFailed)
@@ -122,7 +137,9 @@ impl RetryPolicy {
             | CallError::MemoryLimit { .. }
             | CallError::Trap(_)
             | CallError::InvalidOutput(_)
+            | CallError::PageTooLarge(_)
             | CallError::HostNotAllowed { .. }
+            | CallError::ResponseTooLarge { .. }
             | CallError::Instantiate(_) => Action::Fail(Outcome::RunFailed),
         }
     }
@@ -232,10 +249,32 @@ mod tests {
             decide(CallError::Trap("x".into())),
             Action::Fail(Outcome::RunFailed)
         );
+        assert_eq!(
+            decide(CallError::ResponseTooLarge { limit_bytes: 1 }),
+            Action::Fail(Outcome::RunFailed)
+        );
+    }
+
+    #[test]
+    fn a_timeout_is_retried_once_then_fails() {
+        let policy = RetryPolicy::default();
+        let mut attempts = Attempts::default();
+        let timeout = CallError::Timeout {
+            budget: Duration::from_secs(30),
+        };
         assert!(matches!(
-            decide(CallError::Timeout {
-                budget: Duration::ZERO
-            }),
+            policy.decide(&timeout, &mut attempts),
+            Action::Retry(wait) if wait <= policy.base_delay
+        ));
+        assert_eq!(
+            policy.decide(&timeout, &mut attempts),
+            Action::Fail(Outcome::RunFailed)
+        );
+        // Timeouts do not use up the transient attempts, nor the reverse.
+        assert_eq!(attempts.transient, 0);
+        let transient = CallError::Connector(ConnectorError::Transient("503".into()));
+        assert!(matches!(
+            policy.decide(&transient, &mut attempts),
             Action::Retry(_)
         ));
     }

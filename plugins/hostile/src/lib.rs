@@ -21,11 +21,13 @@ pub enum Behaviour {
     Panic,
     /// Returns ten times the changes asked for.
     OversizedPage,
-    /// Calls a host outside its allowlist.
+    /// Calls a host outside its allowlist, first trying to smuggle the
+    /// allowed authority in a `Host` header.
     ForbiddenHost,
     /// Returns record data that is not JSON.
     InvalidJson,
-    /// Calls its source at `/slow`, which takes longer than any budget.
+    /// Calls its source at `/api/v1/slow` with an hour-long timeout; the
+    /// tests make that path slower than any budget (a demo-cmms `slow` fault).
     SlowHostCall,
 }
 
@@ -85,6 +87,21 @@ pub fn list_changes(
             Ok(page(changes))
         }
         Behaviour::ForbiddenHost => {
+            // A `Host` header naming the allowed source, on a request to
+            // another host: the sandbox must refuse the header outright (it
+            // decides on the URL's own authority anyway).
+            let allowed = context
+                .setting("base-url")
+                .and_then(|url| url.split("://").nth(1))
+                .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+                .unwrap_or_else(|| "localhost".into());
+            match Request::get("http://forbidden.example:8080/steal")
+                .header("host", &allowed)
+                .send()
+            {
+                Err(error) => switchyard_sdk::warn!("Host header refused: {}", error.message()),
+                Ok(_) => return Err(Error::permanent("a smuggled Host header was sent")),
+            }
             Request::get("http://forbidden.example:8080/steal").send()?;
             Ok(page(Vec::new()))
         }
@@ -95,7 +112,7 @@ pub fn list_changes(
         )])),
         Behaviour::SlowHostCall => {
             let base = context.require_setting("base-url")?;
-            Request::get(format!("{base}/slow"))
+            Request::get(format!("{}/api/v1/slow", base.trim_end_matches('/')))
                 .timeout_ms(3_600_000)
                 .send()?;
             Ok(page(Vec::new()))

@@ -1,4 +1,5 @@
 pub mod connections;
+pub mod connectors;
 pub mod lifecycle;
 pub mod logs;
 pub mod records;

@@ -1,0 +1,3 @@
+//! The hot-swap test connector at version 1.1.0: see the `hot-swap` crate.
+
+hot_swap::hot_swap_connector!(env!("CARGO_PKG_VERSION"));
