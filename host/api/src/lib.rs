@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod connect;
+mod docs_page;
 pub mod error;
 pub mod extract;
 mod observe;
@@ -99,8 +100,25 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     let (routes, openapi) = api();
+    let docs = docs_page::render(&serde_json::to_value(&openapi).expect("the document serializes"));
+    let docs: Arc<str> = docs.into();
     let openapi = Arc::new(openapi);
     routes
+        .route(
+            "/docs",
+            get(move || {
+                let docs = docs.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_SECURITY_POLICY,
+                            "default-src 'none'; style-src 'unsafe-inline'",
+                        )],
+                        axum::response::Html(docs.to_string()),
+                    )
+                }
+            }),
+        )
         .merge(connect::router())
         .route(
             "/health",
@@ -140,4 +158,238 @@ pub fn router(state: AppState) -> Router {
 async fn metrics(principal: auth::Principal) -> Result<String, ApiError> {
     principal.require_admin()?;
     Ok(switchyard_telemetry::metrics().render())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The OpenAPI document against the code: every route is in it, every
+    //! operation shows examples.
+
+    use serde_json::Value;
+    use std::path::Path;
+
+    /// Routes served outside the API document: probes, the document itself,
+    /// metrics, and the browser-facing connect pages.
+    const UNDOCUMENTED: [&str; 6] = [
+        "/health",
+        "/openapi.json",
+        "/docs",
+        "/metrics",
+        "/connect/{connector}",
+        "OAUTH_CALLBACK_PATH",
+    ];
+
+    fn document() -> Value {
+        serde_json::to_value(super::api().1).unwrap()
+    }
+
+    fn sources() -> Vec<(String, String)> {
+        let mut files = Vec::new();
+        let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    // Test code quotes the patterns it looks for.
+                    let text = text.split("#[cfg(test)]").next().unwrap().to_string();
+                    files.push((path.display().to_string(), text));
+                }
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn every_route_is_in_the_document() {
+        let doc = document();
+        let documented: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+        for (file, text) in sources() {
+            // Routes added outside OpenApiRouter bypass the document.
+            for (at, _) in text.match_indices(".route(") {
+                let rest = text[at + 7..].trim_start();
+                let path = match rest.strip_prefix('"') {
+                    Some(quoted) => quoted.split('"').next().unwrap().to_string(),
+                    None => rest.split([',', ')']).next().unwrap().trim().to_string(),
+                };
+                assert!(
+                    UNDOCUMENTED.contains(&path.as_str()) || documented.contains(&&path),
+                    "{file}: route {path} is not in the OpenAPI document; add it with #[utoipa::path] and routes!()"
+                );
+            }
+            // Every documented handler is registered on a router.
+            for (at, _) in text.match_indices("#[utoipa::path(") {
+                let handler = text[at..]
+                    .split("pub async fn ")
+                    .nth(1)
+                    .and_then(|rest| rest.split('(').next())
+                    .unwrap();
+                let registered = text.contains(&format!("routes!({handler})"))
+                    || text.contains(&format!("routes!({handler},"))
+                    || text.contains(&format!(", {handler})"));
+                assert!(registered, "{file}: {handler} is documented but not routed");
+            }
+        }
+        // Every route module is merged into the API.
+        let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
+            .unwrap();
+        let modules = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes/mod.rs"),
+        )
+        .unwrap();
+        for module in modules.lines().filter_map(|l| l.strip_prefix("pub mod ")) {
+            let module = module.trim_end_matches(';');
+            assert!(
+                lib.contains(&format!("routes::{module}::router()")),
+                "routes::{module} is not merged"
+            );
+        }
+    }
+
+    /// Error codes in the host's sources: API errors, error types' `code()`
+    /// methods, run failures.
+    fn codes_in_sources() -> std::collections::BTreeSet<String> {
+        let host = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut codes = std::collections::BTreeSet::new();
+        let mut dirs = vec![host.to_path_buf()];
+        let literal = |text: &str| -> Option<String> {
+            let text = text.trim_start().strip_prefix('"')?;
+            let code = text.split('"').next()?;
+            (code.len() > 3 && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+                .then(|| code.to_string())
+        };
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if !path.ends_with("target") {
+                        dirs.push(path);
+                    }
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let text = text.split("#[cfg(test)]").next().unwrap();
+                // `ApiError::new(StatusCode::X, "code", …)` and `Self::new(…)`.
+                for marker in ["ApiError::new(", "Self::new(StatusCode"] {
+                    for (at, _) in text.match_indices(marker) {
+                        let call = &text[at..];
+                        if let Some(code) = call.split_once(',').and_then(|(_, rest)| literal(rest))
+                        {
+                            codes.insert(code);
+                        }
+                    }
+                }
+                // `RunFailure::host("code", …)` and `.code = "code"`.
+                for marker in ["RunFailure::host(", ".code = "] {
+                    for (at, _) in text.match_indices(marker) {
+                        if let Some(code) = literal(&text[at + marker.len()..]) {
+                            codes.insert(code);
+                        }
+                    }
+                }
+                // The arms of `fn code(&self) -> &'static str` and the token
+                // rejections' `(code, message)` pairs.
+                for (at, _) in text.match_indices("fn code(&self) -> &'static str") {
+                    let body = &text[at..];
+                    let body = &body[..body.find("\n    }").unwrap_or(body.len())];
+                    for (arm, _) in body.match_indices("=> ") {
+                        if let Some(code) = literal(&body[arm + 3..]) {
+                            codes.insert(code);
+                        }
+                    }
+                }
+                for (at, _) in text.match_indices("=> (\n") {
+                    if let Some(code) = literal(&text[at + 5..]) {
+                        codes.insert(code);
+                    }
+                }
+            }
+        }
+        codes
+    }
+
+    #[test]
+    fn every_error_code_is_in_the_catalog() {
+        let catalog = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/errors.md"),
+        )
+        .unwrap();
+        let codes = codes_in_sources();
+        for expected in [
+            "token_missing",
+            "plugin_timeout",
+            "route_not_found",
+            "insufficient_permissions",
+        ] {
+            assert!(
+                codes.contains(expected),
+                "the scan missed {expected}: {codes:?}"
+            );
+        }
+        let missing: Vec<&String> = codes
+            .iter()
+            .filter(|code| !catalog.contains(&format!("`{code}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "codes missing from docs/errors.md: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn every_operation_has_examples() {
+        let doc = document();
+        let mut operations = 0;
+        let mut missing = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                operations += 1;
+                let name = format!("{} {path}", method.to_uppercase());
+                assert!(operation["summary"].is_string(), "{name} has no summary");
+                if let Some(content) = operation["requestBody"]["content"].as_object() {
+                    for (media_type, media) in content {
+                        if media_type == "application/json"
+                            && super::docs_page::example(&doc, media).is_none()
+                        {
+                            missing.push(format!("{name}: request body"));
+                        }
+                    }
+                }
+                let responses = operation["responses"].as_object().unwrap();
+                let success = responses
+                    .iter()
+                    .find(|(status, _)| status.starts_with('2'))
+                    .unwrap_or_else(|| panic!("{name} has no success response"));
+                if let Some(media) = success.1["content"]
+                    .as_object()
+                    .and_then(|c| c.get("application/json"))
+                    && super::docs_page::example(&doc, media).is_none()
+                {
+                    missing.push(format!("{name}: {} response", success.0));
+                }
+                for (status, response) in responses {
+                    if !status.starts_with('2') {
+                        let media = &response["content"]["application/json"];
+                        assert!(
+                            media["schema"]["$ref"]
+                                .as_str()
+                                .is_some_and(|r| r.ends_with("/ErrorBody")),
+                            "{name}: {status} does not use the error envelope"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "operations without examples:\n{}",
+            missing.join("\n")
+        );
+        assert!(operations >= 30, "only {operations} operations");
+    }
 }

@@ -99,6 +99,7 @@ pub struct CreateConnection {
 
 /// A created connection and its API token, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"connection": {"id": "conn_3f9a1c2b7d4e5f6a7b8c", "connector_id": "demo-cmms", "status": "active", "settings": {"base-url": "https://cmms.example.com"}, "lookback_days": 30, "pinned_version": null, "sync_interval_secs": {}, "created_at": "2026-11-28T09:00:00.000Z", "updated_at": "2026-11-28T09:00:00.000Z"}, "token": "sy_conn_Zm9vYmFyYmF6cXV4cXV1eHh5enp5MTIzNDU2Nzg5MGFi"}))]
 pub struct CreatedConnection {
     /// The connection.
     pub connection: ConnectionOut,
@@ -109,6 +110,7 @@ pub struct CreatedConnection {
 
 /// Connections.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{"id": "conn_3f9a1c2b7d4e5f6a7b8c", "connector_id": "demo-cmms", "status": "active", "settings": {"base-url": "https://cmms.example.com"}, "lookback_days": 30, "pinned_version": null, "sync_interval_secs": {}, "created_at": "2026-11-28T09:00:00.000Z", "updated_at": "2026-11-28T09:00:00.000Z"}]}))]
 pub struct ConnectionList {
     /// Every connection visible to the token.
     pub data: Vec<ConnectionOut>,
@@ -186,6 +188,7 @@ impl From<Run> for RunOut {
 
 /// Runs, newest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{"id": 17, "connection_id": "conn_3f9a1c2b7d4e5f6a7b8c", "model": "work-orders", "kind": "incremental", "status": "succeeded", "started_at": "2026-11-28T09:15:00.000Z", "finished_at": "2026-11-28T09:15:02.311Z", "duration_ms": 2311, "pages": 3, "records_upserted": 1204, "records_deleted": 2, "records_quarantined": 0, "connector_version": "1.0.0", "connector_hash": "9c1e…", "retries": [], "error": null}], "next_cursor": "cnVuczoxNw"}))]
 pub struct RunPage {
     /// The runs.
     pub data: Vec<RunOut>,
@@ -229,6 +232,7 @@ pub struct ModelState {
 
 /// A connection's models.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{"name": "work-orders", "description": "Work orders", "initial_sync_complete": true, "cursor": "{\"since\":\"2026-10-29T09:00:00.000Z\",\"page_token\":\"MTc5NTg0\"}", "changes": 1204, "last_run_id": 17, "last_success_at": "2026-11-28T09:15:02.311Z", "running": false}]}))]
 pub struct ModelList {
     /// The models.
     pub data: Vec<ModelState>,

@@ -106,6 +106,7 @@ pub struct ConnectorSummary {
 
 /// Installed connectors.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{"id": "demo-cmms", "name": "Demo CMMS", "active_version": "1.1.0", "versions": ["1.0.0", "1.1.0"]}]}))]
 pub struct ConnectorList {
     /// The connectors, by id.
     pub data: Vec<ConnectorSummary>,

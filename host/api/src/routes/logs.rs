@@ -87,6 +87,7 @@ impl From<RequestLogEntry> for LogEntryOut {
 
 /// A page of request log entries, newest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{"at": "2026-11-28T09:15:00.120Z", "direction": "inbound", "request_id": "req_5f2b8c1e9a7d4c3b2a1f0e9d", "connection_id": "conn_3f9a1c2b7d4e5f6a7b8c", "run_id": null, "method": "GET", "url": "/v1/connections/conn_3f9a1c2b7d4e5f6a7b8c/models/work-orders/records?limit=2", "status": 200, "error": null, "duration_ms": 3, "request_headers": [["authorization", "[redacted]"]], "response_headers": [["content-type", "application/json"]], "request_body": "", "response_body": "{\"data\":[…]}"}], "next_cursor": "bG9nczoxNzk1ODc0MDAwMTIwLjQy"}))]
 pub struct LogPage {
     /// The entries.
     pub data: Vec<LogEntryOut>,

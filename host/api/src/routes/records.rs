@@ -361,6 +361,7 @@ pub struct QuarantineParams {
 
 /// Quarantined records.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{"id": "WO-0000077", "run_id": 17, "reason": "does not match the work-orders schema: /title: \"\" is shorter than 1 characters", "data": "{\"id\":\"WO-0000077\",\"title\":\"\"}", "received_at": "2026-11-28T09:15:01.002Z"}]}))]
 pub struct QuarantineList {
     /// The records, oldest run first.
     pub data: Vec<QuarantinedOut>,
