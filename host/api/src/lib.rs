@@ -88,13 +88,75 @@ impl utoipa::Modify for BearerAuth {
 /// The API's routes and their OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi as _;
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::records::router())
         .merge(routes::connections::router())
         .merge(routes::connectors::router())
         .merge(routes::logs::router())
         .merge(routes::lifecycle::router())
-        .split_for_parts()
+        .split_for_parts();
+    add_standard_responses(&mut openapi);
+    (router, openapi)
+}
+
+/// Documents the error responses every operation of a kind can give, so
+/// handlers list only their own: 401/403 when it needs a token, 400 when it
+/// takes parameters or a body, 404 when its path names a resource, 413/415
+/// when it takes a body.
+fn add_standard_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            item.get.as_mut(),
+            item.put.as_mut(),
+            item.post.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ];
+        for operation in operations.into_iter().flatten() {
+            let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_body = operation.request_body.is_some();
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut standard = Vec::new();
+            if secured {
+                standard.push(("401", "Missing, invalid, expired or revoked token (token_missing, token_invalid, token_expired, token_revoked)"));
+                standard.push((
+                    "403",
+                    "The token may not do this (insufficient_permissions)",
+                ));
+            }
+            if has_params || has_body {
+                standard.push(("400", "A parameter or the body is invalid (invalid_parameter, invalid_cursor, invalid_body, invalid_field)"));
+            }
+            if path.contains('{') {
+                standard.push(("404", "No such resource (see the error code)"));
+            }
+            if has_body {
+                standard.push(("413", "The body is too large (payload_too_large)"));
+                standard.push(("415", "The body's content type is not the documented one (invalid_body, unsupported_media_type)"));
+            }
+            for (status, description) in standard {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| error(description));
+            }
+        }
+    }
 }
 
 /// The whole HTTP API.

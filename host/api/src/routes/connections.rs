@@ -91,6 +91,7 @@ pub struct CreateConnection {
     #[serde(default)]
     pub credentials: BTreeMap<String, String>,
     /// How far back the initial sync reaches: 1 to 365 days (default 30).
+    #[schema(minimum = 1, maximum = 365)]
     pub lookback_days: Option<u32>,
     /// Lifetime of the issued token in seconds (1 to 10 years); unlimited
     /// when absent.
@@ -202,6 +203,7 @@ pub struct RunPage {
 #[schema(example = json!({"lookback_days": 90, "sync_interval_secs": {"*": 900, "work-orders": 60}}))]
 pub struct UpdateConnection {
     /// How far back the next initial sync reaches: 1 to 365 days.
+    #[schema(minimum = 1, maximum = 365)]
     pub lookback_days: Option<u32>,
     /// Seconds between syncs by model (`*` for every model), 1 s to 30 days.
     /// Replaces the whole map.
@@ -252,8 +254,10 @@ pub struct ConnectionPath {
 #[into_params(parameter_in = Query)]
 pub struct RunParams {
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,19}$")]
     pub cursor: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
 }
 
@@ -410,19 +414,14 @@ pub async fn list_runs(
     let before = params
         .cursor
         .as_deref()
-        .map(|c| {
-            pagination::decode("runs", c)?
-                .parse::<u64>()
-                .map_err(|_| ApiError::invalid_parameter("cursor", "The cursor is not valid here."))
-        })
+        .map(pagination::parse_number_cursor)
         .transpose()?;
     principal.require_connection(&path.connection_id, Scope::Read)?;
     state.connections.get(&path.connection_id)?;
     let runs = state
         .store
         .list_runs(&path.connection_id, before, limit + 1)?;
-    let next_cursor =
-        (runs.len() > limit).then(|| pagination::encode("runs", &runs[limit - 1].id.to_string()));
+    let next_cursor = (runs.len() > limit).then(|| pagination::number_cursor(runs[limit - 1].id));
     Ok(axum::Json(RunPage {
         data: runs.into_iter().take(limit).map(Into::into).collect(),
         next_cursor,

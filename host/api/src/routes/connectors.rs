@@ -547,7 +547,7 @@ pub async fn get_limits(
     path = "/v1/connectors/{connector_id}/limits",
     tag = "connectors",
     params(ConnectorPath),
-    request_body(content = Object, description = "Limits; omitted fields take their defaults",
+    request_body(content = LimitsIn, description = "Limits; omitted fields take their defaults",
         example = json!({"time_budget_ms": 10000, "memory_bytes": 33554432})),
     security(("bearer" = [])),
     responses(
@@ -568,6 +568,41 @@ pub async fn set_limits(
     principal.require_admin()?;
     state.registry.set_limits(&path.connector_id, limits)?;
     Ok(axum::Json(limits_out(&state.registry, &path.connector_id)))
+}
+
+/// Sandbox limits of a connector, as sent. Each has its range; besides,
+/// `max_page_bytes` may not be below `max_record_bytes` and `memory_bytes`
+/// may not exceed the host's pool slot (`max_memory_bytes` of the answer).
+/// The runtime checks all of it (`SandboxLimits::validate`); the ranges here
+/// document it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Read through `SandboxLimits`; this type documents the body.
+pub struct LimitsIn {
+    /// Largest linear memory an instance may grow to, in bytes.
+    #[schema(minimum = 2097152)]
+    memory_bytes: Option<u64>,
+    /// Wall-clock budget of one call, in milliseconds, host calls included.
+    #[schema(minimum = 50, maximum = 600000)]
+    time_budget_ms: Option<u64>,
+    /// Largest `data` of one record, in bytes.
+    #[schema(minimum = 1024, maximum = 16777216)]
+    max_record_bytes: Option<u64>,
+    /// Largest sum of a page's records, in bytes.
+    #[schema(minimum = 1024, maximum = 268435456)]
+    max_page_bytes: Option<u64>,
+    /// Largest body of one outbound HTTP response, in bytes.
+    #[schema(minimum = 1024, maximum = 268435456)]
+    max_response_bytes: Option<u64>,
+    /// Largest cursor, in bytes.
+    #[schema(minimum = 64, maximum = 1048576)]
+    max_cursor_bytes: Option<u64>,
+    /// Largest record id, in bytes.
+    #[schema(minimum = 16, maximum = 4096)]
+    max_id_bytes: Option<u64>,
+    /// Log lines kept per call.
+    #[schema(minimum = 0, maximum = 100000)]
+    max_log_lines: Option<u32>,
 }
 
 /// Pin a connection to a connector version (admin).

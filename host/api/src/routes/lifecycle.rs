@@ -77,18 +77,16 @@ pub struct TimelinePage {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,19}$")]
     pub cursor: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
 }
 
-fn decode_seq(kind: &str, cursor: Option<&str>) -> Result<u64, ApiError> {
+fn decode_seq(cursor: Option<&str>) -> Result<u64, ApiError> {
     cursor
-        .map(|c| {
-            pagination::decode(kind, c)?
-                .parse::<u64>()
-                .map_err(|_| ApiError::invalid_parameter("cursor", "The cursor is not valid here."))
-        })
+        .map(pagination::parse_number_cursor)
         .transpose()
         .map(Option::unwrap_or_default)
 }
@@ -121,7 +119,7 @@ pub async fn timeline(
     Query(params): Query<PageParams>,
 ) -> Result<axum::Json<TimelinePage>, ApiError> {
     let limit = pagination::limit(params.limit)?;
-    let after = decode_seq("timeline", params.cursor.as_deref())?;
+    let after = decode_seq(params.cursor.as_deref())?;
     principal.require_connection(&path.connection_id, Scope::Read)?;
     state.connections.get(&path.connection_id)?;
     let mut entries: Vec<TimelineEntry> = state
@@ -131,8 +129,8 @@ pub async fn timeline(
         .filter(|e| e.seq > after)
         .take(limit + 1)
         .collect();
-    let next_cursor = (entries.len() > limit)
-        .then(|| pagination::encode("timeline", &entries[limit - 1].seq.to_string()));
+    let next_cursor =
+        (entries.len() > limit).then(|| pagination::number_cursor(entries[limit - 1].seq));
     entries.truncate(limit);
     Ok(axum::Json(TimelinePage {
         data: entries.into_iter().map(Into::into).collect(),
@@ -381,8 +379,10 @@ pub struct EventPage {
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// `next_cursor` of the previous page; absent to start at the beginning.
+    #[param(pattern = "^[0-9]{1,19}$")]
     pub cursor: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
     /// Only events of this connection (connection tokens see only their own).
     pub connection_id: Option<String>,
@@ -419,7 +419,7 @@ pub async fn list_events(
     Query(params): Query<EventParams>,
 ) -> Result<axum::Json<EventPage>, ApiError> {
     let limit = pagination::limit(params.limit)?;
-    let after = decode_seq("events", params.cursor.as_deref())?;
+    let after = decode_seq(params.cursor.as_deref())?;
     let connection_id = if principal.is_admin() {
         params.connection_id
     } else {
@@ -444,7 +444,7 @@ pub async fn list_events(
     .map_err(|e| ApiError::internal(&e))??;
     Ok(axum::Json(EventPage {
         data: page.events.into_iter().map(Into::into).collect(),
-        next_cursor: pagination::encode("events", &page.next_after.to_string()),
+        next_cursor: pagination::number_cursor(page.next_after),
         has_more: page.has_more,
     }))
 }
@@ -471,6 +471,7 @@ pub struct CreateConnectSession {
     /// when absent.
     pub token_ttl_secs: Option<u64>,
     /// Initial sync lookback of a new connection: 1 to 365 days (default 30).
+    #[schema(minimum = 1, maximum = 365)]
     pub lookback_days: Option<u32>,
 }
 
@@ -528,6 +529,16 @@ pub async fn create_connect_session(
             "token_ttl_secs",
             "`token_ttl_secs` must be between 1 second and 10 years.",
         ));
+    }
+    if let Some(days) = body.lookback_days
+        && !switchyard_control::connections::LOOKBACK_DAYS.contains(&days)
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "`lookback_days` must be between 1 and 365 days.",
+        )
+        .with_details(serde_json::json!({ "field": "lookback_days" })));
     }
     let (secret, session) = state
         .connect
@@ -618,8 +629,10 @@ pub struct ConnectorPath {
 #[schema(example = json!({"client_id": "switchyard", "client_secret": "s3cret-from-the-provider"}))]
 pub struct OAuthClientIn {
     /// The client id registered at the provider.
+    #[schema(min_length = 1, max_length = 1024)]
     pub client_id: String,
     /// The client secret; sealed at rest, never returned.
+    #[schema(min_length = 1, max_length = 1024)]
     pub client_secret: String,
 }
 
@@ -637,7 +650,8 @@ pub struct OAuthClientIn {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Registered"),
-        (status = 400, description = "The connector does not use OAuth 2.0", body = ErrorBody),
+        (status = 400, description = "The body is invalid", body = ErrorBody),
+        (status = 409, description = "The connector does not use OAuth 2.0 (oauth_not_used)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Not an admin token", body = ErrorBody),
         (status = 404, description = "No such connector", body = ErrorBody),
@@ -653,7 +667,7 @@ pub async fn set_oauth_client(
     let component = state.registry.resolve(&path.connector_id, None).await?;
     if !matches!(component.info().auth, AuthMethod::Oauth2(_)) {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
+            StatusCode::CONFLICT,
             "oauth_not_used",
             format!(
                 "Connector `{}` does not authenticate with OAuth 2.0.",

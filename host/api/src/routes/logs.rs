@@ -107,17 +107,22 @@ pub struct LogParams {
     /// Only this sync run.
     pub run_id: Option<u64>,
     /// `1xx`…`5xx`, or `none` for requests that got no response.
-    #[param(example = "4xx")]
+    #[param(example = "4xx", pattern = "^([1-5]xx|none)$")]
     pub status: Option<String>,
     /// `inbound` or `outbound`.
+    #[param(pattern = "^(inbound|outbound)$")]
     pub direction: Option<String>,
     /// From this RFC 3339 time.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Until this RFC 3339 time.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}-[0-9]{1,19}$")]
     pub cursor: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
 }
 
@@ -185,6 +190,13 @@ pub async fn list_request_logs(
             .map(|v| pagination::parse_time(name, v))
             .transpose()
     };
+    // Run ids are int64 in the document: a larger number names no run.
+    if params.run_id.is_some_and(|id| id > i64::MAX as u64) {
+        return Err(ApiError::invalid_parameter(
+            "run_id",
+            "`run_id` must be at most 9223372036854775807.",
+        ));
+    }
     let filter = LogFilter {
         request_id: params.request_id,
         connection_id: params.connection_id,
@@ -198,13 +210,7 @@ pub async fn list_request_logs(
         .cursor
         .as_deref()
         .map(|c| {
-            let position = pagination::decode("logs", c)?;
-            let (at, seq) = position
-                .split_once('.')
-                .and_then(|(a, s)| Some((a.parse().ok()?, s.parse().ok()?)))
-                .ok_or_else(|| {
-                    ApiError::invalid_parameter("cursor", "The cursor is not valid here.")
-                })?;
+            let (at, seq) = pagination::parse_pair_cursor(c)?;
             Ok::<_, ApiError>(LogPosition { at, seq })
         })
         .transpose()?;
@@ -214,6 +220,6 @@ pub async fn list_request_logs(
         .map_err(|e| ApiError::internal(&e))??;
     Ok(Json(LogPage {
         data: entries.into_iter().map(Into::into).collect(),
-        next_cursor: next.map(|p| pagination::encode("logs", &format!("{}.{}", p.at, p.seq))),
+        next_cursor: next.map(|p| pagination::pair_cursor(p.at, p.seq)),
     }))
 }

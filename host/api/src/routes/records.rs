@@ -128,12 +128,13 @@ pub struct RecordPath {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2}){1,1024}$")]
     pub cursor: Option<String>,
     /// Page size, 1 to 1000 (default 100).
-    #[param(example = 100)]
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
     /// Only records modified at or after this RFC 3339 time.
-    #[param(example = "2026-11-01T00:00:00Z")]
+    #[param(example = "2026-11-01T00:00:00Z", format = DateTime)]
     pub updated_since: Option<String>,
     /// Include deleted records (tombstones).
     pub include_deleted: Option<bool>,
@@ -144,9 +145,10 @@ pub struct ListParams {
 #[into_params(parameter_in = Query)]
 pub struct FeedParams {
     /// `next_cursor` of the previous page; absent to start from the beginning.
+    #[param(pattern = "^[0-9]{1,19}$")]
     pub cursor: Option<String>,
     /// Page size, 1 to 1000 (default 100).
-    #[param(example = 100)]
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
 }
 
@@ -220,7 +222,7 @@ pub async fn list_records(
     let after = params
         .cursor
         .as_deref()
-        .map(|c| pagination::decode("records", c))
+        .map(pagination::parse_text_cursor)
         .transpose()?;
     model_access(&state, &principal, &path.connection_id, &path.model).await?;
     let query = RecordQuery {
@@ -242,7 +244,7 @@ pub async fn list_records(
             .into_iter()
             .map(RecordOut::from_stored)
             .collect::<Result<_, _>>()?,
-        next_cursor: page.next_after.map(|id| pagination::encode("records", &id)),
+        next_cursor: page.next_after.map(|id| pagination::text_cursor(&id)),
     }))
 }
 
@@ -313,9 +315,7 @@ pub async fn list_changes(
     let limit = pagination::limit(params.limit)?;
     let after = match params.cursor.as_deref() {
         None => 0,
-        Some(cursor) => pagination::decode("changes", cursor)?
-            .parse::<u64>()
-            .map_err(|_| ApiError::invalid_parameter("cursor", "The cursor is not valid here."))?,
+        Some(cursor) => pagination::parse_number_cursor(cursor)?,
     };
     model_access(&state, &principal, &path.connection_id, &path.model).await?;
     let store = state.store.clone();
@@ -330,7 +330,7 @@ pub async fn list_changes(
             .into_iter()
             .map(RecordOut::from_stored)
             .collect::<Result<_, _>>()?,
-        next_cursor: pagination::encode("changes", &page.next_after.to_string()),
+        next_cursor: pagination::number_cursor(page.next_after),
         has_more: page.has_more,
     }))
 }
@@ -356,6 +356,7 @@ pub struct QuarantinedOut {
 #[into_params(parameter_in = Query)]
 pub struct QuarantineParams {
     /// At most this many, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
 }
 
