@@ -3,14 +3,18 @@
 //! Record value (version 1):
 //! `[1][flags][seq u64][modified_at i64][synced_at i64][data…]`, integers
 //! big-endian; flags bit 0 = tombstone, bit 1 = modified_at present.
-//! Feed entry value: `[1][flags][record id…]`.
+//! Feed chunk value (one per committed page, keyed by its first sequence
+//! number): `[2]` then per change `[flags][id length u16][id…]`.
 
 use crate::model::{NewChange, StoredRecord};
 
 const VERSION: u8 = 1;
 const TOMBSTONE: u8 = 1;
 const HAS_MODIFIED_AT: u8 = 2;
+const FEED_CHUNK_VERSION: u8 = 2;
 const RECORD_HEADER: usize = 2 + 8 + 8 + 8;
+/// Feed chunks store id lengths as `u16`.
+pub(crate) const MAX_ID_BYTES: usize = u16::MAX as usize;
 
 /// A stored value that does not decode.
 #[derive(Debug, thiserror::Error)]
@@ -58,19 +62,38 @@ pub(crate) fn is_tombstone(value: &[u8]) -> Result<bool, CodecError> {
     }
 }
 
-pub(crate) fn encode_feed_entry(out: &mut Vec<u8>, change: &NewChange) {
-    out.clear();
-    out.push(VERSION);
-    out.push(if change.deleted { TOMBSTONE } else { 0 });
-    out.extend_from_slice(change.id.as_bytes());
+/// Appends one change to a feed chunk: `[flags][id length u16][id]`.
+/// A chunk value is `[2][changes…]`, one chunk per committed page.
+pub(crate) fn push_feed_item(chunk: &mut Vec<u8>, change: &NewChange) {
+    if chunk.is_empty() {
+        chunk.push(FEED_CHUNK_VERSION);
+    }
+    chunk.push(if change.deleted { TOMBSTONE } else { 0 });
+    let id = change.id.as_bytes();
+    // `Store::commit_page` refuses longer ids before encoding anything.
+    let len = u16::try_from(id.len()).unwrap_or(u16::MAX);
+    chunk.extend_from_slice(&len.to_be_bytes());
+    chunk.extend_from_slice(id);
 }
 
-pub(crate) fn decode_feed_entry(value: &[u8]) -> Result<String, CodecError> {
-    match value {
-        [VERSION, _flags, id @ ..] => String::from_utf8(id.to_vec())
-            .map_err(|_| CodecError("feed entry id is not UTF-8".into())),
-        _ => Err(CodecError("feed entry has an unknown encoding".into())),
+/// The record ids of a feed chunk, in sequence order.
+pub(crate) fn decode_feed_chunk(value: &[u8]) -> Result<Vec<String>, CodecError> {
+    let corrupt = || CodecError("feed chunk has an unknown encoding".into());
+    let [FEED_CHUNK_VERSION, body @ ..] = value else {
+        return Err(corrupt());
+    };
+    let mut rest = body;
+    let mut ids = Vec::new();
+    while let [_flags, high, low, tail @ ..] = rest {
+        let len = usize::from(u16::from_be_bytes([*high, *low]));
+        let id = tail.get(..len).ok_or_else(corrupt)?;
+        ids.push(String::from_utf8(id.to_vec()).map_err(|_| corrupt())?);
+        rest = &tail[len..];
     }
+    if !rest.is_empty() {
+        return Err(corrupt());
+    }
+    Ok(ids)
 }
 
 pub(crate) fn decode_u64(bytes: &[u8]) -> Result<u64, CodecError> {
@@ -111,14 +134,24 @@ mod tests {
         let record = decode_record("WO-1".into(), &value).unwrap();
         assert!(record.deleted && record.modified_at.is_none() && record.data.is_empty());
         assert!(is_tombstone(&value).unwrap());
-        encode_feed_entry(&mut value, &tombstone);
-        assert_eq!(decode_feed_entry(&value).unwrap(), "WO-1");
+        let mut chunk = Vec::new();
+        push_feed_item(&mut chunk, &tombstone);
+        push_feed_item(
+            &mut chunk,
+            &NewChange {
+                id: "AST-ä".into(),
+                ..tombstone
+            },
+        );
+        assert_eq!(decode_feed_chunk(&chunk).unwrap(), ["WO-1", "AST-ä"]);
+        chunk.pop();
+        assert!(decode_feed_chunk(&chunk).is_err());
     }
 
     #[test]
     fn rejects_unknown_encodings() {
         assert!(decode_record("x".into(), &[9; 40]).is_err());
         assert!(decode_record("x".into(), &[1; 3]).is_err());
-        assert!(decode_feed_entry(&[]).is_err());
+        assert!(decode_feed_chunk(&[]).is_err());
     }
 }

@@ -61,7 +61,8 @@ mod cf {
     ];
 }
 
-const SCHEMA_VERSION: &[u8] = b"1";
+// 2: the feed stores one chunk per page (see docs/storage.md).
+const SCHEMA_VERSION: &[u8] = b"2";
 const META_SCHEMA: &[u8] = b"schema_version";
 const META_RUN_COUNTER: &[u8] = b"run_counter";
 const META_CONTROL_SEQ: &[u8] = b"control_seq";
@@ -75,6 +76,9 @@ pub enum StoreError {
     /// A stored value does not decode.
     #[error("storage: corrupt value: {0}")]
     Corrupt(String),
+    /// A value the caller asked to store cannot be encoded.
+    #[error("storage: cannot store: {0}")]
+    Unencodable(String),
     /// The data directory was written by an incompatible version.
     #[error("storage: data directory has schema version {found}, this build needs {expected}")]
     Schema {
@@ -245,8 +249,8 @@ fn log_index_keys(entry: &RequestLogEntry) -> Vec<Vec<u8>> {
 pub struct PurgeReport {
     /// Tombstones past retention.
     pub tombstones: u64,
-    /// Superseded feed entries.
-    pub feed_entries: u64,
+    /// Feed chunks (one per committed page) with nothing current left.
+    pub feed_chunks: u64,
     /// Quarantined records past retention.
     pub quarantined: u64,
 }
@@ -391,20 +395,37 @@ impl Store {
     /// power loss RocksDB recovers a prefix of the batches, whose cursors
     /// match their records, so the sync resumes from an earlier page.
     pub fn commit_page(&self, commit: PageCommit<'_>) -> Result<SyncState> {
+        if let Some(change) = commit
+            .changes
+            .iter()
+            .find(|c| c.id.len() > codec::MAX_ID_BYTES)
+        {
+            return Err(StoreError::Unencodable(format!(
+                "record id of {} bytes; at most {} are stored",
+                change.id.len(),
+                codec::MAX_ID_BYTES
+            )));
+        }
         let prefix = keys::model_prefix(commit.connection_id, commit.model);
         let (records, feed) = (self.cf(cf::RECORDS), self.cf(cf::FEED));
         let mut batch = WriteBatch::default();
         let mut state = commit.state.clone();
         let synced_at = now_ms();
         let mut value = Vec::new();
+        // The whole page's feed entries go in one chunk under its first
+        // sequence number: one extra key per page instead of per record.
+        let first_seq = state.next_seq.max(1);
+        state.next_seq = first_seq;
+        let mut chunk = Vec::with_capacity(commit.changes.len() * 16 + 1);
         for change in commit.changes {
-            state.next_seq = state.next_seq.max(1);
             let seq = state.next_seq;
             state.next_seq += 1;
             codec::encode_record(&mut value, seq, change, synced_at);
             batch.put_cf(records, keys::record(&prefix, &change.id), &value);
-            codec::encode_feed_entry(&mut value, change);
-            batch.put_cf(feed, keys::feed(&prefix, seq), &value);
+            codec::push_feed_item(&mut chunk, change);
+        }
+        if !chunk.is_empty() {
+            batch.put_cf(feed, keys::feed(&prefix, first_seq), &chunk);
         }
         for rejected in commit.quarantined {
             let key = keys::quarantine(&prefix, rejected.run_id, &rejected.id);
@@ -534,13 +555,34 @@ impl Store {
         limit: usize,
     ) -> Result<FeedPage> {
         let prefix = keys::model_prefix(connection_id, model);
-        let start = keys::feed(&prefix, after.saturating_add(1));
+        let feed = self.cf(cf::FEED);
+        // The chunk holding `after + 1` starts at or before it: the last
+        // chunk key not above it.
+        let wanted = after.saturating_add(1);
+        let mut start = prefix.clone();
+        let mut floor = ReadOptions::default();
+        floor.set_iterate_lower_bound(prefix.clone());
+        let floor_key = keys::feed(&prefix, wanted);
+        if let Some(item) = self
+            .db
+            .iterator_cf_opt(
+                feed,
+                floor,
+                IteratorMode::From(&floor_key, Direction::Reverse),
+            )
+            .next()
+        {
+            let (key, _) = item?;
+            if key.starts_with(&prefix) {
+                start = key.to_vec();
+            }
+        }
         let mut options = ReadOptions::default();
         if let Some(end) = keys::prefix_end(&prefix) {
             options.set_iterate_upper_bound(end);
         }
         let iter = self.db.iterator_cf_opt(
-            self.cf(cf::FEED),
+            feed,
             options,
             IteratorMode::From(&start, Direction::Forward),
         );
@@ -548,23 +590,30 @@ impl Store {
         let mut next_after = after;
         // Skipped (superseded) entries cost a lookup each; bound them too.
         let scan_limit = limit.saturating_mul(10).max(1000);
-        for (scanned, item) in iter.enumerate() {
+        let mut scanned = 0;
+        for item in iter {
             let (key, value) = item?;
-            if records.len() == limit || scanned == scan_limit {
-                return Ok(FeedPage {
-                    records,
-                    next_after,
-                    has_more: true,
-                });
-            }
-            let seq = codec::decode_u64(&key[prefix.len()..])?;
-            let id = codec::decode_feed_entry(&value)?;
-            next_after = seq;
-            // A later change superseded this entry: the record appears there.
-            if let Some(record) = self.get_record(connection_id, model, &id)?
-                && record.seq == seq
-            {
-                records.push(record);
+            let first = codec::decode_u64(&key[prefix.len()..])?;
+            for (index, id) in codec::decode_feed_chunk(&value)?.into_iter().enumerate() {
+                let seq = first + index as u64;
+                if seq <= after {
+                    continue;
+                }
+                if records.len() == limit || scanned == scan_limit {
+                    return Ok(FeedPage {
+                        records,
+                        next_after,
+                        has_more: true,
+                    });
+                }
+                scanned += 1;
+                next_after = seq;
+                // A later change superseded this entry: the record appears there.
+                if let Some(record) = self.get_record(connection_id, model, &id)?
+                    && record.seq == seq
+                {
+                    records.push(record);
+                }
             }
         }
         Ok(FeedPage {
@@ -574,10 +623,10 @@ impl Store {
         })
     }
 
-    /// Removes what the retention period lets go of, for one model: feed
-    /// entries superseded by a later change of their record (readers skip
-    /// them anyway), tombstones stored before `cutoff` with their feed
-    /// entries, and quarantined records received before `cutoff`.
+    /// Removes what the retention period lets go of, for one model:
+    /// tombstones stored before `cutoff`, feed chunks whose every change was
+    /// superseded by a later one or purged (readers skip those anyway), and
+    /// quarantined records received before `cutoff`.
     ///
     /// The caller must hold the model's sync claim: a run writing the same
     /// records concurrently could otherwise lose a fresh upsert.
@@ -597,27 +646,35 @@ impl Store {
             if !key.starts_with(&prefix) {
                 break;
             }
-            let seq = codec::decode_u64(&key[prefix.len()..])?;
-            let id = codec::decode_feed_entry(&value)?;
-            let record_key = keys::record(&prefix, &id);
-            let record = match self.db.get_pinned_cf(records_cf, &record_key)? {
-                Some(value) => Some(codec::decode_record(id, &value)?),
-                None => None,
-            };
-            match record {
-                Some(record) if record.seq == seq => {
-                    if record.deleted && record.synced_at < cutoff {
-                        batch.delete_cf(records_cf, &record_key);
-                        batch.delete_cf(feed_cf, &key);
-                        report.tombstones += 1;
-                        pending += 2;
+            let first = codec::decode_u64(&key[prefix.len()..])?;
+            let mut current = 0;
+            for (index, id) in codec::decode_feed_chunk(&value)?.into_iter().enumerate() {
+                let seq = first + index as u64;
+                let record_key = keys::record(&prefix, &id);
+                let record = match self.db.get_pinned_cf(records_cf, &record_key)? {
+                    Some(value) => Some(codec::decode_record(id, &value)?),
+                    None => None,
+                };
+                match record {
+                    Some(record) if record.seq == seq => {
+                        if record.deleted && record.synced_at < cutoff {
+                            batch.delete_cf(records_cf, &record_key);
+                            report.tombstones += 1;
+                            pending += 1;
+                        } else {
+                            current += 1;
+                        }
                     }
+                    // Superseded by a later change, or purged.
+                    _ => {}
                 }
-                _ => {
-                    batch.delete_cf(feed_cf, &key);
-                    report.feed_entries += 1;
-                    pending += 1;
-                }
+            }
+            // A chunk whose every change was superseded or purged shows
+            // nothing to readers any more.
+            if current == 0 {
+                batch.delete_cf(feed_cf, &key);
+                report.feed_chunks += 1;
+                pending += 1;
             }
             if pending >= CHUNK {
                 self.db.write(std::mem::take(&mut batch))?;

@@ -215,13 +215,15 @@ fn purge_drops_superseded_entries_and_old_tombstones_only() {
     let state = commit(
         &store,
         &SyncState::default(),
-        &[upsert("a", 1), upsert("b", 1), upsert("c", 1)],
+        &[upsert("a", 1), upsert("b", 1)],
         "1",
     );
-    commit(&store, &state, &[upsert("a", 2), delete("b")], "2");
-    // Nothing is old enough yet: only a's superseded first entry goes.
+    let state = commit(&store, &state, &[upsert("c", 1)], "2");
+    commit(&store, &state, &[upsert("a", 2), delete("b")], "3");
+    // Nothing is old enough yet: only the first page's chunk, whose changes
+    // were all superseded, goes.
     let report = store.purge("conn_a", "assets", 0).unwrap();
-    assert_eq!((report.tombstones, report.feed_entries), (0, 2));
+    assert_eq!((report.tombstones, report.feed_chunks), (0, 1));
     assert!(
         store
             .get_record("conn_a", "assets", "b")
@@ -234,7 +236,7 @@ fn purge_drops_superseded_entries_and_old_tombstones_only() {
     assert_eq!(ids, ["c", "a", "b"]);
 
     let report = store.purge("conn_a", "assets", now_ms() + 1000).unwrap();
-    assert_eq!((report.tombstones, report.feed_entries), (1, 0));
+    assert_eq!((report.tombstones, report.feed_chunks), (1, 0));
     assert!(store.get_record("conn_a", "assets", "b").unwrap().is_none());
     assert_eq!(store.count_records("conn_a", "assets").unwrap(), (2, 0));
     let ids: Vec<_> = store
@@ -245,4 +247,60 @@ fn purge_drops_superseded_entries_and_old_tombstones_only() {
         .map(|r| r.id)
         .collect();
     assert_eq!(ids, ["c", "a"]);
+}
+
+#[test]
+fn the_feed_resumes_inside_a_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let changes: Vec<NewChange> = (0..10).map(|i| upsert(&format!("r{i}"), i)).collect();
+    let state = commit(&store, &SyncState::default(), &changes, "1");
+    commit(&store, &state, &[upsert("r10", 10)], "2");
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.read_feed("conn_a", "assets", after, 3).unwrap();
+        seen.extend(page.records.iter().map(|r| r.seq));
+        after = page.next_after;
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(seen, (1..=11).collect::<Vec<_>>());
+}
+
+#[test]
+fn an_id_too_long_to_encode_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let changes = [upsert("ok", 1), upsert(&"x".repeat(70_000), 2)];
+    let refused = store.commit_page(PageCommit {
+        connection_id: "conn_a",
+        model: "assets",
+        changes: &changes,
+        quarantined: &[],
+        state: &SyncState::default(),
+        cursor: "1",
+        completes_initial: false,
+        run: &run(1),
+    });
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("record id of 70000 bytes")
+    );
+    assert!(
+        store
+            .get_record("conn_a", "assets", "ok")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .read_feed("conn_a", "assets", 0, 10)
+            .unwrap()
+            .records
+            .is_empty()
+    );
 }
