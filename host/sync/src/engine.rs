@@ -405,7 +405,8 @@ impl SyncEngine {
                 run.error = Some(failure.error);
             }
         }
-        inner.store.put_run(&run)?;
+        // The run's end and its sync.completed / sync.failed event: one write.
+        switchyard_control::events::record_run_end(&inner.store, &run)?;
         let metrics = switchyard_telemetry::metrics();
         metrics
             .sync_runs
