@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use error::ApiError;
 use std::sync::Arc;
-use switchyard_control::{ConnectSessions, Connections, Registry, RequestLog, Tokens};
+use switchyard_control::{ConnectSessions, Connections, Registry, RequestLog, Tokens, Webhooks};
 use switchyard_store::Store;
 use switchyard_sync::Scheduler;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -43,6 +43,8 @@ pub struct AppState {
     pub request_log: RequestLog,
     /// Connect sessions and one-time codes.
     pub connect: ConnectSessions,
+    /// Webhook endpoints and deliveries.
+    pub webhooks: Webhooks,
     /// The URL the host is reached at, without a trailing slash: connect
     /// links and the OAuth 2.0 redirect URI are built from it.
     pub public_url: Arc<str>,
@@ -59,6 +61,7 @@ pub struct AppState {
         (name = "records", description = "Synced records and the change feed"),
         (name = "connections", description = "Connections, runs and sync triggers"),
         (name = "debugging", description = "Request logs"),
+        (name = "webhooks", description = "Webhook endpoints, signing secrets, deliveries and redeliveries"),
     ),
     modifiers(&BearerAuth),
 )]
@@ -91,6 +94,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::connections::router())
         .merge(routes::logs::router())
         .merge(routes::lifecycle::router())
+        .merge(routes::webhooks::router())
         .split_for_parts()
 }
 

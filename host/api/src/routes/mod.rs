@@ -2,3 +2,4 @@ pub mod connections;
 pub mod lifecycle;
 pub mod logs;
 pub mod records;
+pub mod webhooks;
