@@ -92,8 +92,8 @@ struct ServeArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct WebhookFlags {
     /// Seconds to wait before each delivery attempt, comma-separated; the
-    /// first is normally 0. Default: 0,5,300,1800,7200,18000,36000,50400,
-    /// 72000,86400 (about three days of retries).
+    /// first is normally 0. About three days of retries by default:
+    /// 0,5,300,1800,7200,18000,36000,50400,72000,86400
     #[arg(long, value_parser = parse_schedule, env = "SWITCHYARD_WEBHOOK_RETRY_SCHEDULE")]
     webhook_retry_schedule: Option<Schedule>,
     /// Seconds one delivery attempt may take, the answer included.

@@ -130,6 +130,13 @@ pub struct CreatedWebhook {
 
 /// Webhook endpoints.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{
+    "id": "wh_5d0c2f3a9b8e7d6c1a2b", "url": "https://app.example.com/hooks/switchyard",
+    "description": null, "event_types": ["*"], "connection_id": null, "enabled": false,
+    "disabled_reason": "the endpoint answered 410 Gone to delivery whd_000000000042 at 2026-11-28T10:15:02.210Z",
+    "previous_secret_expires_at": null,
+    "created_at": "2026-11-28T09:00:00.000Z", "updated_at": "2026-11-28T10:15:02.215Z"
+}]}))]
 pub struct WebhookList {
     /// Every endpoint, by id.
     pub data: Vec<WebhookOut>,
@@ -197,6 +204,7 @@ pub struct WebhookSecret {
 
 /// One attempt to deliver.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"number": 3, "at": "2026-11-28T10:20:07.600Z", "trigger": "scheduled", "status_code": 204, "duration_ms": 41, "outcome": "delivered", "error": null, "response_body": ""}))]
 pub struct AttemptOut {
     /// 1 for the first attempt.
     pub number: u32,
@@ -301,6 +309,18 @@ impl From<WebhookDelivery> for DeliveryOut {
 
 /// A page of deliveries, newest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{
+    "id": "whd_000000000042", "webhook_id": "wh_5d0c2f3a9b8e7d6c1a2b", "webhook_msg_id": "evt_000000000117",
+    "event_id": "evt_000000000117", "event_type": "sync.completed", "connection_id": "conn_3f9a1c2b7d4e5f6a7b8c",
+    "status": "delivered", "created_at": "2026-11-28T10:15:02.200Z", "updated_at": "2026-11-28T10:15:02.260Z",
+    "next_attempt_at": null, "attempt_count": 1, "failure_reason": null,
+    "payload": {"type": "sync.completed", "timestamp": "2026-11-28T10:15:02.113Z",
+                "data": {"run_id": 88, "model": "work-orders", "kind": "incremental", "status": "succeeded", "duration_ms": 311,
+                         "pages": 1, "records_upserted": 12, "records_deleted": 0, "records_quarantined": 0, "retries": 0,
+                         "connector_version": "1.0.0", "event_id": "evt_000000000117", "event_seq": 117,
+                         "connection_id": "conn_3f9a1c2b7d4e5f6a7b8c"}},
+    "attempts": [{"number": 1, "at": "2026-11-28T10:15:02.210Z", "trigger": "scheduled", "status_code": 204, "duration_ms": 48, "outcome": "delivered", "error": null, "response_body": ""}]
+}], "next_cursor": "ZGVsaXZlcmllczo0Mg"}))]
 pub struct DeliveryPage {
     /// The deliveries.
     pub data: Vec<DeliveryOut>,
@@ -371,7 +391,7 @@ async fn blocking<T: Send + 'static>(
         (status = 403, description = "Not an admin token", body = ErrorBody),
         (status = 404, description = "The connection filter names no connection", body = ErrorBody),
         (status = 409, description = "Too many endpoints", body = ErrorBody,
-         example = json!({"error": {"code": "webhook_limit_reached", "message": "at most 100 webhooks can be registered.", "request_id": "req_5f2b8c1e9a7d4c3b2a1f0e9d", "details": null}})),
+         example = json!({"error": {"code": "webhook_limit_reached", "message": "At most 100 webhooks can be registered. Delete one, or widen the event types of an existing one.", "request_id": "req_5f2b8c1e9a7d4c3b2a1f0e9d", "details": null}})),
     )
 )]
 pub async fn create_webhook(
@@ -431,7 +451,7 @@ pub async fn list_webhooks(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Not an admin token", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody,
-         example = json!({"error": {"code": "webhook_not_found", "message": "there is no webhook `wh_5d0c2f3a9b8e7d6c1a2b`.", "request_id": "req_5f2b8c1e9a7d4c3b2a1f0e9d", "details": null}})),
+         example = json!({"error": {"code": "webhook_not_found", "message": "There is no webhook `wh_5d0c2f3a9b8e7d6c1a2b`.", "request_id": "req_5f2b8c1e9a7d4c3b2a1f0e9d", "details": null}})),
     )
 )]
 pub async fn get_webhook(
@@ -645,7 +665,7 @@ pub async fn list_deliveries(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Not an admin token", body = ErrorBody),
         (status = 404, description = "No such webhook or delivery", body = ErrorBody,
-         example = json!({"error": {"code": "delivery_not_found", "message": "webhook `wh_5d0c2f3a9b8e7d6c1a2b` has no delivery `whd_000000000999`.", "request_id": "req_5f2b8c1e9a7d4c3b2a1f0e9d", "details": null}})),
+         example = json!({"error": {"code": "delivery_not_found", "message": "Webhook `wh_5d0c2f3a9b8e7d6c1a2b` has no delivery `whd_000000000999`.", "request_id": "req_5f2b8c1e9a7d4c3b2a1f0e9d", "details": null}})),
     )
 )]
 pub async fn get_delivery(
@@ -678,7 +698,7 @@ pub async fn get_delivery(
         (status = 403, description = "Not an admin token", body = ErrorBody),
         (status = 404, description = "No such webhook or delivery", body = ErrorBody),
         (status = 409, description = "The webhook is disabled, or an attempt is in progress", body = ErrorBody,
-         example = json!({"error": {"code": "webhook_disabled", "message": "webhook `wh_5d0c2f3a9b8e7d6c1a2b` is disabled; enable it first.", "request_id": "req_5f2b8c1e9a7d4c3b2a1f0e9d", "details": null}})),
+         example = json!({"error": {"code": "webhook_disabled", "message": "Webhook `wh_5d0c2f3a9b8e7d6c1a2b` is disabled. Enable it (PATCH with {\"enabled\": true}) first.", "request_id": "req_5f2b8c1e9a7d4c3b2a1f0e9d", "details": null}})),
     )
 )]
 pub async fn redeliver(
