@@ -905,6 +905,86 @@ impl Drop for OAuthProvider {
     }
 }
 
+/// A port on 127.0.0.1 that nothing listens on right now (bound, then
+/// released): for a receiver that starts later.
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// `tests/webhook_receiver.py` in `tests/.venv`: verifies every request with
+/// the Standard Webhooks reference library (`standardwebhooks` from PyPI)
+/// against labelled secrets, answers 204 (verified), 401 (not) or 410 (on
+/// `/gone`), and reports what it received. Killed on drop.
+pub struct WebhookReceiver {
+    child: Child,
+    /// Its base URL.
+    pub url: String,
+    secrets_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl WebhookReceiver {
+    /// Starts the receiver on `port` with `secrets` (label → `whsec_…`).
+    pub fn start(port: u16, secrets: &[(&str, &str)]) -> Result<Self> {
+        let python = repo_root().join("tests/.venv/bin/python");
+        anyhow::ensure!(python.exists(), "tests/.venv is missing: run scripts/setup");
+        let dir = tempfile::tempdir()?;
+        let secrets_path = dir.path().join("secrets.json");
+        write_secrets(&secrets_path, secrets)?;
+        let mut child = Command::new(python)
+            .arg(repo_root().join("tests/webhook_receiver.py"))
+            .args(["--port", &port.to_string()])
+            .arg("--secrets-file")
+            .arg(&secrets_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting tests/webhook_receiver.py")?;
+        let url = wait_for_url(&mut child, "the webhook receiver")?;
+        Ok(WebhookReceiver {
+            child,
+            url,
+            secrets_path,
+            _dir: dir,
+        })
+    }
+
+    /// Replaces the secrets it verifies with (for a rotation).
+    pub fn set_secrets(&self, secrets: &[(&str, &str)]) -> Result<()> {
+        write_secrets(&self.secrets_path, secrets)
+    }
+
+    /// Every request received, in order: `{path, webhook_id, timestamp,
+    /// signatures, verified_with, duplicate, body}`.
+    pub fn received(&self) -> Result<Vec<Value>> {
+        Ok(client()
+            .get(format!("{}/_received", self.url))
+            .send()?
+            .error_for_status()?
+            .json()?)
+    }
+}
+
+fn write_secrets(path: &Path, secrets: &[(&str, &str)]) -> Result<()> {
+    let map: serde_json::Map<String, Value> = secrets
+        .iter()
+        .map(|(label, secret)| (label.to_string(), json!(secret)))
+        .collect();
+    // Written whole, then renamed: the receiver never reads half a file.
+    let temp = path.with_extension("tmp");
+    std::fs::write(&temp, serde_json::to_vec(&map)?)?;
+    std::fs::rename(&temp, path)?;
+    Ok(())
+}
+
+impl Drop for WebhookReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Headless Debian Chromium driven over the WebDriver protocol (plain HTTP
 /// to `chromedriver`), with a fresh profile; everything is torn down on drop.
 pub struct Browser {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 use switchyard_control::tokens::TokenRejection;
-use switchyard_control::{ConnectError, ConnectionError, RegistryError};
+use switchyard_control::{ConnectError, ConnectionError, RegistryError, WebhookError};
 use switchyard_store::StoreError;
 use switchyard_sync::SyncError;
 use utoipa::ToSchema;
@@ -216,6 +216,66 @@ impl From<ConnectError> for ApiError {
             ConnectError::Connection(e) => e.into(),
             ConnectError::Vault(e) => ApiError::internal(&e),
             ConnectError::Store(e) => ApiError::internal(&e),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> Self {
+        let code = e.code();
+        match e {
+            WebhookError::NotFound(id) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                code,
+                format!("There is no webhook `{id}`."),
+            ),
+            WebhookError::DeliveryNotFound { webhook, delivery } => ApiError::new(
+                StatusCode::NOT_FOUND,
+                code,
+                format!("Webhook `{webhook}` has no delivery `{delivery}`."),
+            ),
+            WebhookError::InvalidField { field, reason } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code,
+                format!("`{field}` {reason}."),
+            )
+            .with_details(serde_json::json!({ "field": field })),
+            WebhookError::UnknownEventType(event_type) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                code,
+                format!(
+                    "`{event_type}` is not an event type. Use one of the known types, a group such as `sync.*`, or `*`."
+                ),
+            )
+            .with_details(serde_json::json!({
+                "event_type": event_type,
+                "known": switchyard_control::webhooks::event_type_filters(),
+            })),
+            WebhookError::ConnectionNotFound(id) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                code,
+                format!("There is no connection `{id}`."),
+            ),
+            WebhookError::Disabled(id) => ApiError::new(
+                StatusCode::CONFLICT,
+                code,
+                format!("Webhook `{id}` is disabled. Enable it (PATCH with {{\"enabled\": true}}) first."),
+            ),
+            WebhookError::InProgress(id) => ApiError::new(
+                StatusCode::CONFLICT,
+                code,
+                format!("An attempt of delivery `{id}` is in progress. Try again when it has ended."),
+            ),
+            WebhookError::TooMany => ApiError::new(
+                StatusCode::CONFLICT,
+                code,
+                format!(
+                    "At most {} webhooks can be registered. Delete one, or widen the event types of an existing one.",
+                    switchyard_control::webhooks::MAX_ENDPOINTS
+                ),
+            ),
+            WebhookError::Vault(e) => ApiError::internal(&e),
+            WebhookError::Store(e) => ApiError::internal(&e),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`status`]: the connection status machine; [`events`]: the event log.
 //! - [`ConnectSessions`]: hosted connect flow sessions and one-time codes.
 //! - [`oauth`]: the OAuth 2.0 authorization code flow run by the host.
+//! - [`Webhooks`]: webhook endpoints, the delivery outbox and its dispatcher.
 #![warn(missing_docs)]
 
 pub mod connect;
@@ -20,6 +21,7 @@ pub mod request_log;
 pub mod status;
 pub mod tokens;
 pub mod vault;
+pub mod webhooks;
 
 pub use connect::{ConnectError, ConnectSession, ConnectSessions};
 pub use connections::{
@@ -30,3 +32,4 @@ pub use registry::{Activation, Installed, LimitsRecord, Registry, RegistryError,
 pub use request_log::RequestLog;
 pub use tokens::{IssuedToken, TokenRejection, Tokens};
 pub use vault::Vault;
+pub use webhooks::{WebhookConfig, WebhookError, Webhooks};

@@ -37,9 +37,14 @@ const SECRET_KEYS: [&str; 10] = [
     "private",
 ];
 
-/// Prefixes of the secrets the host itself issues: API tokens, connect links
-/// and one-time codes. Any such value is redacted wherever it appears.
-const ISSUED_SECRET_PREFIXES: [&str; 4] = ["sy_conn_", "sy_admin_", "cs_", "cc_"];
+/// Prefixes of the secrets the host itself issues: API tokens, connect links,
+/// one-time codes and webhook signing secrets. Any such value is redacted
+/// wherever it appears.
+const ISSUED_SECRET_PREFIXES: [&str; 5] = ["sy_conn_", "sy_admin_", "cs_", "cc_", WEBHOOK_PREFIX];
+
+/// Webhook secrets are standard base64 (the Standard Webhooks format), so
+/// their tail may hold `+`, `/` and `=` too.
+const WEBHOOK_PREFIX: &str = "whsec_";
 
 /// Shortest tail after a prefix that counts as an issued secret: ours are
 /// 43 base64url characters, so ordinary words like `cs_vendor` stay.
@@ -58,9 +63,10 @@ pub fn redact_issued_secrets(text: &str) -> String {
             .iter()
             .find(|p| text.is_char_boundary(at) && text[at..].starts_with(*p));
         if let Some(prefix) = prefix {
+            let base64 = *prefix == WEBHOOK_PREFIX;
             let tail = bytes[at + prefix.len()..]
                 .iter()
-                .take_while(|b| is_token_byte(**b))
+                .take_while(|b| is_token_byte(**b) || (base64 && matches!(**b, b'+' | b'/' | b'=')))
                 .count();
             if tail >= ISSUED_SECRET_MIN_TAIL {
                 out.push_str(&text[copied..at]);
@@ -355,6 +361,9 @@ mod tests {
             out.contains("sy_conn_[redacted]") && out.contains("cs_vendor=1"),
             "{out}"
         );
+        let webhook = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw+/9Vj2n0Qk=";
+        let out = redact_issued_secrets(&format!(r#"{{"key":"{webhook}"}} whsec_short"#));
+        assert_eq!(out, r#"{"key":"whsec_[redacted]"} whsec_short"#);
     }
 
     #[test]

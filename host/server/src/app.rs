@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchyard_api::AppState;
-use switchyard_control::{ConnectSessions, Connections, Registry, RequestLog, Tokens, Vault};
+use switchyard_control::{
+    ConnectSessions, Connections, Registry, RequestLog, Tokens, Vault, WebhookConfig, Webhooks,
+};
 use switchyard_runtime::{Runtime, RuntimeConfig};
 use switchyard_store::Store;
 use switchyard_store::model::{RunStatus, Scope};
@@ -27,6 +29,7 @@ pub struct App {
     pub scheduler: Scheduler,
     pub request_log: RequestLog,
     pub connect: ConnectSessions,
+    pub webhooks: Webhooks,
 }
 
 /// How to open the host.
@@ -41,6 +44,8 @@ pub struct AppOptions {
     pub log_body_bytes: usize,
     /// Origins connect sessions may redirect to; any http(s) when empty.
     pub redirect_origins: Vec<String>,
+    /// How webhooks are delivered.
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for AppOptions {
@@ -51,6 +56,7 @@ impl Default for AppOptions {
             log_body_bytes: switchyard_control::request_log::DEFAULT_BODY_LIMIT,
             runtime: RuntimeConfig::default(),
             redirect_origins: Vec::new(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -76,6 +82,13 @@ impl App {
         let tokens = Tokens::new(store.clone());
         let request_log = RequestLog::start(store.clone(), options.log_body_bytes)
             .context("starting the request log writer")?;
+        let webhooks = Webhooks::new(
+            store.clone(),
+            vault.clone(),
+            options.webhooks,
+            Some(request_log.clone()),
+        )
+        .context("building the webhook HTTP client")?;
         let connections = Connections::new(store.clone(), registry.clone(), vault, tokens.clone())
             .with_request_log(request_log.clone());
         let engine = SyncEngine::new(
@@ -96,6 +109,7 @@ impl App {
             scheduler,
             request_log,
             connect,
+            webhooks,
         };
         app.mark_interrupted_runs()?;
         Ok(app)
@@ -144,6 +158,7 @@ impl App {
             scheduler: self.scheduler.clone(),
             request_log: self.request_log.clone(),
             connect: self.connect.clone(),
+            webhooks: self.webhooks.clone(),
             public_url: public_url.trim_end_matches('/').into(),
         }
     }

@@ -114,6 +114,57 @@ struct ServeArgs {
     connect_redirect_origins: Vec<String>,
     #[command(flatten)]
     sync: SyncFlags,
+    #[command(flatten)]
+    webhooks: WebhookFlags,
+}
+
+/// How the host delivers webhooks.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookFlags {
+    /// Seconds to wait before each delivery attempt, comma-separated; the
+    /// first is normally 0. About three days of retries by default:
+    /// 0,5,300,1800,7200,18000,36000,50400,72000,86400
+    #[arg(long, value_parser = parse_schedule, env = "SWITCHYARD_WEBHOOK_RETRY_SCHEDULE")]
+    webhook_retry_schedule: Option<Schedule>,
+    /// Seconds one delivery attempt may take, the answer included.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300), env = "SWITCHYARD_WEBHOOK_TIMEOUT_SECS")]
+    webhook_timeout_secs: u64,
+    /// Seconds an old signing secret keeps signing after a rotation, unless
+    /// the rotation asks for another grace period.
+    #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(0..=604_800), env = "SWITCHYARD_WEBHOOK_ROTATION_GRACE_SECS")]
+    webhook_rotation_grace_secs: u64,
+    /// Delivery attempts in flight at once, across endpoints.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256), env = "SWITCHYARD_WEBHOOK_MAX_CONCURRENT")]
+    webhook_max_concurrent: u64,
+    /// Delivery attempts in flight at once to one endpoint.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64), env = "SWITCHYARD_WEBHOOK_MAX_PER_ENDPOINT")]
+    webhook_max_per_endpoint: u64,
+}
+
+/// A parsed retry schedule.
+#[derive(Debug, Clone)]
+struct Schedule(Vec<std::time::Duration>);
+
+fn parse_schedule(spec: &str) -> Result<Schedule, String> {
+    switchyard_control::webhooks::parse_retry_schedule(spec).map(Schedule)
+}
+
+impl WebhookFlags {
+    fn config(&self) -> switchyard_control::WebhookConfig {
+        use std::time::Duration;
+        let defaults = switchyard_control::WebhookConfig::default();
+        switchyard_control::WebhookConfig {
+            retry_schedule: self
+                .webhook_retry_schedule
+                .as_ref()
+                .map_or(defaults.retry_schedule.clone(), |s| s.0.clone()),
+            attempt_timeout: Duration::from_secs(self.webhook_timeout_secs),
+            rotation_grace: Duration::from_secs(self.webhook_rotation_grace_secs),
+            max_concurrent: self.webhook_max_concurrent as usize,
+            max_per_endpoint: self.webhook_max_per_endpoint as usize,
+            ..defaults
+        }
+    }
 }
 
 fn parse_rate(value: &str) -> Result<f64, String> {
@@ -207,6 +258,7 @@ impl SyncFlags {
             log_body_bytes: self.log_body_bytes,
             runtime: Default::default(),
             redirect_origins: Vec::new(),
+            webhooks: Default::default(),
         }
     }
 }
@@ -253,7 +305,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Secrets(SecretsCommand::Reseal { data_dir }) => {
             init_tracing(cli.log_format, "warn");
             let app = App::open(&data_dir, AppOptions::default()).await?;
-            let resealed = app.connections.reseal_all()?;
+            let resealed = app.connections.reseal_all()? + app.webhooks.reseal_all()?;
             println!("re-sealed {resealed} secrets with the current master key");
             Ok(())
         }
@@ -268,6 +320,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .map(|o| o.trim().to_string())
             .filter(|o| !o.is_empty())
             .collect(),
+        webhooks: args.webhooks.config(),
         ..args.sync.options()
     };
     options.runtime.max_instances = args.max_instances;
@@ -304,6 +357,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             stop_rx.clone(),
         ))
     });
+    let mut webhooks_stop = stop_rx.clone();
+    let webhooks_task = tokio::spawn(app.webhooks.clone().run(async move {
+        let _ = webhooks_stop.wait_for(|stop| *stop).await;
+    }));
     let public_url = args
         .public_url
         .clone()
@@ -317,5 +374,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(task) = watch_task {
         let _ = task.await;
     }
+    let _ = webhooks_task.await;
     Ok(())
 }

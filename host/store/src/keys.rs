@@ -69,6 +69,34 @@ pub fn quarantine(prefix: &[u8], run_id: u64, record_id: &str) -> Vec<u8> {
     key
 }
 
+/// `endpoint seq`: a webhook delivery.
+pub fn delivery(endpoint: &str, seq: u64) -> Vec<u8> {
+    let mut key = connection_prefix(endpoint);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// `endpoint at seq`: a delivery of an endpoint due at `at`; an endpoint's
+/// due deliveries sort by time.
+pub fn delivery_due(endpoint: &str, at: i64, seq: u64) -> Vec<u8> {
+    let mut key = connection_prefix(endpoint);
+    key.extend_from_slice(&(at.max(0) as u64).to_be_bytes());
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// The (time, delivery seq) after an endpoint's `prefix` in a
+/// [`delivery_due`] key; `None` for a malformed key.
+pub fn parse_delivery_due(prefix: &[u8], key: &[u8]) -> Option<(i64, u64)> {
+    let rest = key.strip_prefix(prefix)?;
+    if rest.len() != 16 {
+        return None;
+    }
+    let at = u64::from_be_bytes(rest[..8].try_into().ok()?);
+    let seq = u64::from_be_bytes(rest[8..].try_into().ok()?);
+    Some((i64::try_from(at).ok()?, seq))
+}
+
 /// The smallest key greater than every key starting with `prefix`, for
 /// bounded range scans; `None` when no such key exists (all 0xFF).
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
@@ -99,6 +127,17 @@ mod tests {
         let prefix = model_prefix("c", "m");
         assert!(feed(&prefix, 255) < feed(&prefix, 256));
         assert!(feed(&prefix, 1) < feed(&prefix, u64::MAX));
+    }
+
+    #[test]
+    fn due_keys_sort_by_time_and_parse_back() {
+        let early = delivery_due("wh_a", 1_000, 9);
+        let late = delivery_due("wh_a", 2_000, 1);
+        assert!(early < late);
+        let prefix = connection_prefix("wh_a");
+        assert_eq!(parse_delivery_due(&prefix, &late), Some((2_000, 1)));
+        assert_eq!(parse_delivery_due(&prefix, &late[..late.len() - 1]), None);
+        assert!(!delivery("wh_1", 1).starts_with(&connection_prefix("wh_12")));
     }
 
     #[test]

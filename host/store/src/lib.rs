@@ -43,7 +43,10 @@ mod cf {
     pub const TIMELINE: &str = "timeline";
     pub const EVENTS: &str = "events";
     pub const CONNECT: &str = "connect";
-    pub const ALL: [&str; 14] = [
+    pub const WEBHOOKS: &str = "webhooks";
+    pub const DELIVERIES: &str = "webhook_deliveries";
+    pub const DELIVERIES_DUE: &str = "webhook_deliveries_due";
+    pub const ALL: [&str; 17] = [
         REQUEST_LOG,
         REQUEST_LOG_INDEX,
         META,
@@ -58,6 +61,9 @@ mod cf {
         TIMELINE,
         EVENTS,
         CONNECT,
+        WEBHOOKS,
+        DELIVERIES,
+        DELIVERIES_DUE,
     ];
 }
 
@@ -66,6 +72,8 @@ const SCHEMA_VERSION: &[u8] = b"2";
 const META_SCHEMA: &[u8] = b"schema_version";
 const META_RUN_COUNTER: &[u8] = b"run_counter";
 const META_CONTROL_SEQ: &[u8] = b"control_seq";
+const META_WEBHOOK_CURSOR: &[u8] = b"webhook_cursor";
+const META_DELIVERY_SEQ: &[u8] = b"webhook_delivery_seq";
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -294,6 +302,22 @@ pub struct EventPage {
     pub has_more: bool,
 }
 
+/// Called with the last event's sequence number after events are appended.
+pub type EventListener = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Which webhook deliveries to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    /// Only deliveries older than this delivery sequence number.
+    pub before: Option<u64>,
+    /// Only deliveries in this status.
+    pub status: Option<DeliveryStatus>,
+    /// At most this many deliveries.
+    pub limit: usize,
+    /// Stop after examining this many, even if fewer matched.
+    pub scan_limit: usize,
+}
+
 /// The embedded RocksDB store.
 pub struct Store {
     db: DB,
@@ -301,6 +325,8 @@ pub struct Store {
     run_counter: AtomicU64,
     /// The last sequence number given to an event or timeline entry.
     control_seq: std::sync::Mutex<u64>,
+    /// Told when events are appended (the webhook dispatcher wakes on it).
+    event_listener: std::sync::RwLock<Option<EventListener>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -333,6 +359,7 @@ impl Store {
             path: path.to_path_buf(),
             run_counter: AtomicU64::new(0),
             control_seq: std::sync::Mutex::new(0),
+            event_listener: std::sync::RwLock::new(None),
         };
         store.check_schema()?;
         let counter = |key: &[u8]| -> Result<u64> {
@@ -963,9 +990,47 @@ impl Store {
     /// one lock, so the log never shows a later number before an earlier
     /// one: a reader following `next_after` misses nothing.
     pub fn write_control(&self, write: ControlWrite<'_>) -> Result<Vec<Event>> {
+        self.write_control_batch(write, WriteBatch::default())
+    }
+
+    /// Writes the end of a run together with the events it causes
+    /// (`sync.completed`, `sync.failed`), atomically and fsynced.
+    pub fn write_run_end(&self, run: &Run, events: Vec<NewEvent>) -> Result<Vec<Event>> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(cf::RUNS),
+            keys::run(&run.connection_id, run.id),
+            serde_json::to_vec(run)?,
+        );
+        self.write_control_batch(
+            ControlWrite {
+                events,
+                ..Default::default()
+            },
+            batch,
+        )
+    }
+
+    /// Registers the one listener told about appended events.
+    pub fn set_event_listener(&self, listener: EventListener) {
+        *self
+            .event_listener
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(listener);
+    }
+
+    /// The sequence number of the last event or timeline entry written.
+    pub fn last_control_seq(&self) -> u64 {
+        *self.control_seq.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_control_batch(
+        &self,
+        write: ControlWrite<'_>,
+        mut batch: WriteBatch,
+    ) -> Result<Vec<Event>> {
         let mut seq = self.control_seq.lock().unwrap_or_else(|e| e.into_inner());
         let mut next = *seq;
-        let mut batch = WriteBatch::default();
         if let Some(connection) = write.connection {
             batch.put_cf(
                 self.cf(cf::CONNECTIONS),
@@ -1011,6 +1076,17 @@ impl Store {
         batch.put_cf(self.cf(cf::META), META_CONTROL_SEQ, next.to_be_bytes());
         self.db.write_opt(batch, &Self::durable())?;
         *seq = next;
+        drop(seq);
+        if let Some(last) = events.last() {
+            let listener = self
+                .event_listener
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(listener) = listener {
+                listener(last.seq);
+            }
+        }
         Ok(events)
     }
 
@@ -1055,6 +1131,230 @@ impl Store {
             next_after,
             has_more: false,
         })
+    }
+
+    // --- webhooks -------------------------------------------------------------
+
+    /// Creates or replaces a webhook endpoint (fsynced: it holds the secret
+    /// just shown to the operator).
+    pub fn put_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()> {
+        self.put_json(cf::WEBHOOKS, endpoint.id.as_bytes(), endpoint, true)
+    }
+
+    /// A webhook endpoint by id.
+    pub fn get_webhook(&self, id: &str) -> Result<Option<WebhookEndpoint>> {
+        self.get_json(cf::WEBHOOKS, id.as_bytes())
+    }
+
+    /// Every webhook endpoint, ordered by id.
+    pub fn list_webhooks(&self) -> Result<Vec<WebhookEndpoint>> {
+        self.scan_json(cf::WEBHOOKS, b"", usize::MAX)
+    }
+
+    /// Deletes a webhook endpoint with its deliveries and their due entries.
+    /// Returns how many deliveries went.
+    pub fn delete_webhook(&self, id: &str) -> Result<u64> {
+        let mut removed = 0;
+        if id.len() <= usize::from(u8::MAX) {
+            let prefix = keys::connection_prefix(id);
+            for (name, count) in [(cf::DELIVERIES_DUE, false), (cf::DELIVERIES, true)] {
+                let family = self.cf(name);
+                let mut batch = WriteBatch::default();
+                for item in self.db.prefix_iterator_cf(family, &prefix) {
+                    let (key, _) = item?;
+                    if !key.starts_with(&prefix) {
+                        break;
+                    }
+                    batch.delete_cf(family, &key);
+                    removed += u64::from(count);
+                    if batch.len() >= 3000 {
+                        self.db.write(std::mem::take(&mut batch))?;
+                    }
+                }
+                self.db.write(batch)?;
+            }
+        }
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(cf::WEBHOOKS), id.as_bytes());
+        self.db.write_opt(batch, &Self::durable())?;
+        Ok(removed)
+    }
+
+    /// The last event sequence number fanned out to webhook deliveries.
+    pub fn webhook_cursor(&self) -> Result<u64> {
+        Ok(self
+            .db
+            .get_cf(self.cf(cf::META), META_WEBHOOK_CURSOR)?
+            .map(|v| codec::decode_u64(&v))
+            .transpose()?
+            .unwrap_or(0))
+    }
+
+    /// Writes new deliveries (numbered here: `seq` and `id`), their due
+    /// entries and the fan-out cursor `through` in **one** batch, so a
+    /// crash either fans an event out completely or not at all. The caller
+    /// serializes fan-outs. Not fsynced: after a power loss the batch and
+    /// the cursor are lost together and the fsynced events fan out again.
+    pub fn fan_out(
+        &self,
+        through: u64,
+        mut deliveries: Vec<WebhookDelivery>,
+    ) -> Result<Vec<WebhookDelivery>> {
+        let meta = self.cf(cf::META);
+        let mut seq = self
+            .db
+            .get_cf(meta, META_DELIVERY_SEQ)?
+            .map(|v| codec::decode_u64(&v))
+            .transpose()?
+            .unwrap_or(0);
+        let mut batch = WriteBatch::default();
+        for delivery in &mut deliveries {
+            seq += 1;
+            delivery.seq = seq;
+            delivery.id = format!("whd_{seq:012}");
+            self.stage_delivery(&mut batch, delivery, None)?;
+        }
+        batch.put_cf(meta, META_DELIVERY_SEQ, seq.to_be_bytes());
+        batch.put_cf(meta, META_WEBHOOK_CURSOR, through.to_be_bytes());
+        self.db.write(batch)?;
+        Ok(deliveries)
+    }
+
+    fn stage_delivery(
+        &self,
+        batch: &mut WriteBatch,
+        delivery: &WebhookDelivery,
+        previous: Option<&WebhookDelivery>,
+    ) -> Result<()> {
+        let due = self.cf(cf::DELIVERIES_DUE);
+        if let Some(at) = previous.and_then(|p| p.next_attempt_at) {
+            batch.delete_cf(
+                due,
+                keys::delivery_due(&delivery.endpoint_id, at, delivery.seq),
+            );
+        }
+        if let Some(at) = delivery.next_attempt_at {
+            batch.put_cf(
+                due,
+                keys::delivery_due(&delivery.endpoint_id, at, delivery.seq),
+                b"",
+            );
+        }
+        batch.put_cf(
+            self.cf(cf::DELIVERIES),
+            keys::delivery(&delivery.endpoint_id, delivery.seq),
+            serde_json::to_vec(delivery)?,
+        );
+        Ok(())
+    }
+
+    /// A delivery of an endpoint by its sequence number.
+    pub fn get_delivery(&self, endpoint_id: &str, seq: u64) -> Result<Option<WebhookDelivery>> {
+        if endpoint_id.len() > usize::from(u8::MAX) {
+            return Ok(None);
+        }
+        self.get_json(cf::DELIVERIES, &keys::delivery(endpoint_id, seq))
+    }
+
+    /// Replaces a delivery and moves its due entry, with the endpoint's new
+    /// state when given (a `410 Gone` disables it), in one batch. The caller
+    /// serializes writes to deliveries. Not fsynced: a lost attempt result
+    /// means the attempt is made again (at least once).
+    pub fn put_delivery(
+        &self,
+        delivery: &WebhookDelivery,
+        endpoint: Option<&WebhookEndpoint>,
+    ) -> Result<()> {
+        let previous = self.get_delivery(&delivery.endpoint_id, delivery.seq)?;
+        let mut batch = WriteBatch::default();
+        self.stage_delivery(&mut batch, delivery, previous.as_ref())?;
+        if let Some(endpoint) = endpoint {
+            batch.put_cf(
+                self.cf(cf::WEBHOOKS),
+                endpoint.id.as_bytes(),
+                serde_json::to_vec(endpoint)?,
+            );
+            self.db.write_opt(batch, &Self::durable())?;
+        } else {
+            self.db.write(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Sequence numbers of an endpoint's deliveries due at or before `now`,
+    /// earliest first, at most `limit`.
+    pub fn due_deliveries(&self, endpoint_id: &str, now: Millis, limit: usize) -> Result<Vec<u64>> {
+        if endpoint_id.len() > usize::from(u8::MAX) {
+            return Ok(Vec::new());
+        }
+        let prefix = keys::connection_prefix(endpoint_id);
+        let mut options = ReadOptions::default();
+        options.set_iterate_upper_bound(keys::delivery_due(endpoint_id, now.saturating_add(1), 0));
+        let iter = self.db.iterator_cf_opt(
+            self.cf(cf::DELIVERIES_DUE),
+            options,
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        let mut due = Vec::new();
+        for item in iter {
+            if due.len() == limit {
+                break;
+            }
+            let (key, _) = item?;
+            let (_, seq) = keys::parse_delivery_due(&prefix, &key)
+                .ok_or_else(|| StoreError::Corrupt("malformed delivery due key".into()))?;
+            due.push(seq);
+        }
+        Ok(due)
+    }
+
+    /// Sequence numbers of every pending delivery of an endpoint, at most
+    /// `limit`, whenever they are due.
+    pub fn pending_deliveries(&self, endpoint_id: &str, limit: usize) -> Result<Vec<u64>> {
+        self.due_deliveries(endpoint_id, i64::MAX - 1, limit)
+    }
+
+    /// An endpoint's deliveries, newest first, filtered, with a bounded
+    /// scan. Returns the deliveries and the seq to continue before.
+    pub fn list_deliveries(
+        &self,
+        endpoint_id: &str,
+        query: &DeliveryQuery,
+    ) -> Result<(Vec<WebhookDelivery>, Option<u64>)> {
+        if endpoint_id.len() > usize::from(u8::MAX) {
+            return Ok((Vec::new(), None));
+        }
+        let prefix = keys::connection_prefix(endpoint_id);
+        let start = keys::delivery(endpoint_id, query.before.unwrap_or(u64::MAX));
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(prefix.clone());
+        let iter = self.db.iterator_cf_opt(
+            self.cf(cf::DELIVERIES),
+            options,
+            IteratorMode::From(&start, Direction::Reverse),
+        );
+        let mut out = Vec::new();
+        let mut scanned = 0;
+        let mut last = None;
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            if out.len() == query.limit || scanned == query.scan_limit {
+                return Ok((out, last));
+            }
+            let delivery: WebhookDelivery = serde_json::from_slice(&value)?;
+            if query.before.is_some_and(|b| delivery.seq >= b) {
+                continue;
+            }
+            scanned += 1;
+            last = Some(delivery.seq);
+            if query.status.is_none_or(|s| delivery.status == s) {
+                out.push(delivery);
+            }
+        }
+        Ok((out, None))
     }
 
     // --- connect sessions and one-time codes -------------------------------

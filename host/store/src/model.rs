@@ -367,6 +367,142 @@ pub struct RequestLogEntry {
     pub response_body: String,
 }
 
+/// A webhook endpoint: where the host POSTs events, which ones, and the
+/// secrets it signs them with (sealed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    /// `wh_…`.
+    pub id: String,
+    /// Absolute `http` or `https` URL.
+    pub url: String,
+    /// What the operator says it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Event types it receives: exact types, `group.*`, or `*` for all.
+    pub event_types: Vec<String>,
+    /// Only events of this connection, when set.
+    #[serde(default)]
+    pub connection_id: Option<String>,
+    /// Whether events are delivered to it.
+    pub enabled: bool,
+    /// Why it was disabled (by an operator, or by a `410 Gone`).
+    #[serde(default)]
+    pub disabled_reason: Option<String>,
+    /// Signing secrets, the current one first; older ones only while their
+    /// grace period after a rotation lasts.
+    pub secrets: Vec<EndpointSecret>,
+    /// The event log's last sequence number when it was created: it
+    /// receives only later events.
+    pub created_after_seq: u64,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it last changed.
+    pub updated_at: Millis,
+}
+
+/// One signing secret of a webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointSecret {
+    /// The `whsec_…` secret, sealed by the vault for the endpoint.
+    pub sealed: String,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it stops being used; `None` for the current secret.
+    pub expires_at: Option<Millis>,
+}
+
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// An attempt got a 2xx answer.
+    Delivered,
+    /// Every attempt failed, or the endpoint is gone or disabled.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The name the API uses: `pending`, `delivered`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One attempt to deliver a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    /// 1 for the first attempt of the delivery, and so on.
+    pub number: u32,
+    /// When it started.
+    pub at: Millis,
+    /// `scheduled` (the retry schedule) or `manual` (a redelivery).
+    pub trigger: String,
+    /// The receiver's HTTP status; `None` when no answer came.
+    pub status_code: Option<u16>,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// `delivered`, `retry`, `failed` or `gone`.
+    pub outcome: String,
+    /// Why it failed, without the URL: `timeout`, `connect`, or the status.
+    pub error: Option<String>,
+    /// The start of the answer's body, redacted.
+    pub response_body: String,
+}
+
+/// One event on its way to one endpoint: the outbox entry, with every
+/// attempt made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    /// `whd_…`, from `seq`.
+    pub id: String,
+    /// Increasing across the host, assigned when the event is fanned out.
+    pub seq: u64,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// The event's id (`evt_…`).
+    pub event_id: String,
+    /// The event's sequence number in the log.
+    pub event_seq: u64,
+    /// The event's type.
+    pub event_type: String,
+    /// The connection it concerns.
+    pub connection_id: Option<String>,
+    /// The `webhook-id` header: the same for every attempt and redelivery.
+    pub message_id: String,
+    /// The exact JSON body sent, the same for every attempt.
+    pub payload: String,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it last changed.
+    pub updated_at: Millis,
+    /// When the next attempt is due; `Some` exactly while `pending`.
+    pub next_attempt_at: Option<Millis>,
+    /// The next attempt was asked for by an operator.
+    #[serde(default)]
+    pub next_attempt_manual: bool,
+    /// The next attempt is a one-off redelivery of a finished delivery: if
+    /// it fails, the delivery is `failed` again, with no retries.
+    #[serde(default)]
+    pub next_attempt_final: bool,
+    /// Attempts of the retry schedule made so far.
+    pub scheduled_attempts: u32,
+    /// Every attempt made, manual ones included.
+    pub attempt_count: u32,
+    /// The latest attempts (older ones are dropped past a bound).
+    pub attempts: Vec<DeliveryAttempt>,
+    /// Why it failed without an attempt (the endpoint was disabled).
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +511,13 @@ mod tests {
     fn names_match_the_serialized_form() {
         for kind in [RunKind::Initial, RunKind::Incremental, RunKind::FullResync] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for status in [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
         for status in [
             RunStatus::Running,

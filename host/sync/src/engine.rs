@@ -409,7 +409,8 @@ impl SyncEngine {
                 run.error = Some(failure.error);
             }
         }
-        inner.store.put_run(&run)?;
+        // The run's end and its sync.completed / sync.failed event: one write.
+        switchyard_control::events::record_run_end(&inner.store, &run)?;
         // The alert logic reads the stored runs, this one included.
         if let Ok(current) = inner.connections.get(connection_id)
             && let Err(e) = inner

@@ -394,10 +394,12 @@ pub struct EventParams {
 
 /// List events.
 ///
-/// The host's one event log, in order: connection lifecycle events today
+/// The host's one event log, in order: connection lifecycle
 /// (`connection.created`, `connection.status_changed`,
-/// `connection.reauthorization_required`, `connection.reconnected`). Keep
-/// `next_cursor` and poll with it. An admin token sees every event; a
+/// `connection.reauthorization_required`, `connection.reconnected`),
+/// connection health (`connection.health_degraded`, `connection.recovered`)
+/// and sync runs (`sync.completed`, `sync.failed`). Webhooks deliver the
+/// same events (`docs/webhooks.md`). Keep `next_cursor` and poll with it. An admin token sees every event; a
 /// connection token the events of its connection.
 #[utoipa::path(
     get,

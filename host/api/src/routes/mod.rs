@@ -3,3 +3,4 @@ pub mod connectors;
 pub mod lifecycle;
 pub mod logs;
 pub mod records;
+pub mod webhooks;
