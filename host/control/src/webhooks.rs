@@ -95,6 +95,11 @@ pub struct WebhookConfig {
     pub max_per_endpoint: usize,
     /// How often the dispatcher looks for work when nothing wakes it.
     pub poll_interval: Duration,
+    /// How long finished deliveries, and events already fanned out, are
+    /// kept.
+    pub retention: Duration,
+    /// How often the retention purge runs.
+    pub purge_every: Duration,
 }
 
 impl Default for WebhookConfig {
@@ -109,6 +114,8 @@ impl Default for WebhookConfig {
             max_concurrent: 16,
             max_per_endpoint: 4,
             poll_interval: Duration::from_millis(250),
+            retention: Duration::from_secs(30 * 86_400),
+            purge_every: Duration::from_secs(3600),
         }
     }
 }
@@ -897,6 +904,21 @@ impl Webhooks {
         Ok(page.has_more)
     }
 
+    /// Removes deliveries that ended (delivered or failed) more than the
+    /// retention period ago, and events older than it that were fanned out
+    /// already. Returns (deliveries, events) removed.
+    pub fn purge(&self) -> Result<(u64, u64), WebhookError> {
+        let cutoff = now_ms() - self.inner.config.retention.as_millis() as i64;
+        let deliveries = {
+            // Only a redelivery makes an ended delivery pending again, and
+            // it takes this lock.
+            let _guard = self.lock();
+            self.inner.store.purge_deliveries(cutoff)?
+        };
+        let events = self.inner.store.purge_events(cutoff)?;
+        Ok((deliveries, events))
+    }
+
     /// Runs the dispatcher until `shutdown` resolves: fans out new events,
     /// starts due attempts within the concurrency bounds, records results.
     /// Attempts still running at shutdown are abandoned after a short wait;
@@ -905,7 +927,20 @@ impl Webhooks {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut tasks = JoinSet::new();
         let mut rotation = 0usize;
+        let mut last_purge = Instant::now();
         loop {
+            if last_purge.elapsed() >= self.inner.config.purge_every {
+                last_purge = Instant::now();
+                let this = self.clone();
+                match tokio::task::spawn_blocking(move || this.purge()).await {
+                    Ok(Ok((0, 0))) => {}
+                    Ok(Ok((deliveries, events))) => {
+                        tracing::info!(deliveries, events, "webhook retention purge");
+                    }
+                    Ok(Err(e)) => tracing::warn!("webhook retention purge failed: {e}"),
+                    Err(e) => tracing::warn!("webhook retention purge failed: {e}"),
+                }
+            }
             let this = self.clone();
             let fanned = tokio::task::spawn_blocking(move || {
                 for _ in 0..FAN_OUT_BATCHES_PER_PASS {

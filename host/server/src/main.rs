@@ -191,7 +191,8 @@ pub struct SyncFlags {
     /// Sync runs in progress at once against one source host.
     #[arg(long, default_value_t = 2, env = "SWITCHYARD_MAX_RUNS_PER_HOST")]
     max_runs_per_host: usize,
-    /// Days tombstones and quarantined records are kept.
+    /// Days tombstones, quarantined records, ended webhook deliveries and
+    /// delivered events are kept.
     #[arg(long, default_value_t = 30, env = "SWITCHYARD_RETENTION_DAYS")]
     retention_days: u64,
     /// Attempts per page for transient failures (timeouts, 5xx), the first
@@ -320,7 +321,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .map(|o| o.trim().to_string())
             .filter(|o| !o.is_empty())
             .collect(),
-        webhooks: args.webhooks.config(),
+        webhooks: switchyard_control::WebhookConfig {
+            retention: std::time::Duration::from_secs(
+                args.sync.retention_days.saturating_mul(86_400),
+            ),
+            purge_every: std::time::Duration::from_secs(args.sync.maintenance_interval_secs.max(1)),
+            ..args.webhooks.config()
+        },
         ..args.sync.options()
     };
     options.runtime.max_instances = args.max_instances;

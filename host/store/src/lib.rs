@@ -1180,6 +1180,56 @@ impl Store {
         Ok(removed)
     }
 
+    /// Removes events that occurred before `cutoff` and were fanned out to
+    /// webhooks already, oldest first. Events are numbered in time order,
+    /// so the purge stops at the first one it must keep. Returns how many
+    /// went.
+    pub fn purge_events(&self, cutoff: Millis) -> Result<u64> {
+        let fanned_out = self.webhook_cursor()?;
+        let events = self.cf(cf::EVENTS);
+        let mut last = None;
+        let mut removed = 0;
+        for item in self.db.iterator_cf(events, IteratorMode::Start) {
+            let (key, value) = item?;
+            let seq = codec::decode_u64(&key)?;
+            let event: Event = serde_json::from_slice(&value)?;
+            if seq > fanned_out || event.occurred_at >= cutoff {
+                break;
+            }
+            last = Some(seq);
+            removed += 1;
+        }
+        if let Some(last) = last {
+            let mut batch = WriteBatch::default();
+            batch.delete_range_cf(events, 0u64.to_be_bytes(), (last + 1).to_be_bytes());
+            self.db.write(batch)?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes webhook deliveries that are over (delivered or failed) and
+    /// last changed before `cutoff`. The caller serializes writes to
+    /// deliveries, so none of them is being made pending again meanwhile.
+    /// Returns how many went.
+    pub fn purge_deliveries(&self, cutoff: Millis) -> Result<u64> {
+        let deliveries = self.cf(cf::DELIVERIES);
+        let mut batch = WriteBatch::default();
+        let mut removed = 0;
+        for item in self.db.iterator_cf(deliveries, IteratorMode::Start) {
+            let (key, value) = item?;
+            let delivery: WebhookDelivery = serde_json::from_slice(&value)?;
+            if delivery.status != DeliveryStatus::Pending && delivery.updated_at < cutoff {
+                batch.delete_cf(deliveries, &key);
+                removed += 1;
+                if batch.len() >= 3000 {
+                    self.db.write(std::mem::take(&mut batch))?;
+                }
+            }
+        }
+        self.db.write(batch)?;
+        Ok(removed)
+    }
+
     /// The last event sequence number fanned out to webhook deliveries.
     pub fn webhook_cursor(&self) -> Result<u64> {
         Ok(self

@@ -411,3 +411,61 @@ fn the_webhook_outbox_numbers_indexes_and_moves_deliveries() {
     let more = store.fan_out(9, vec![delivery("wh_b", 9, None)]).unwrap();
     assert_eq!(more[0].seq, 4, "numbering survives a restart");
 }
+
+#[test]
+fn retention_purges_ended_deliveries_and_fanned_out_events_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let new_event = |n: u64| NewEvent {
+        event_type: "sync.completed".into(),
+        connection_id: Some("conn_a".into()),
+        data: serde_json::json!({ "n": n }),
+    };
+    let events = store
+        .write_control(switchyard_store::ControlWrite {
+            events: (0..3).map(new_event).collect(),
+            ..Default::default()
+        })
+        .unwrap();
+    let mut ended = delivery("wh_a", events[0].seq, None);
+    ended.status = DeliveryStatus::Failed;
+    store
+        .fan_out(
+            events[1].seq,
+            vec![ended, delivery("wh_a", events[1].seq, Some(1))],
+        )
+        .unwrap();
+    let later = now_ms() + 1000;
+
+    assert_eq!(store.purge_events(0).unwrap(), 0, "nothing is old yet");
+    assert_eq!(store.purge_deliveries(0).unwrap(), 0);
+
+    assert_eq!(
+        store.purge_events(later).unwrap(),
+        2,
+        "the third was not fanned out"
+    );
+    let left = store
+        .list_events(
+            &switchyard_store::EventQuery {
+                after: 0,
+                limit: 10,
+                connection_id: None,
+                types: Vec::new(),
+            },
+            100,
+        )
+        .unwrap();
+    assert_eq!(
+        left.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [events[2].seq]
+    );
+
+    assert_eq!(
+        store.purge_deliveries(later).unwrap(),
+        1,
+        "a pending one stays"
+    );
+    assert!(store.get_delivery("wh_a", 1).unwrap().is_none());
+    assert_eq!(store.pending_deliveries("wh_a", 10).unwrap(), [2]);
+}
