@@ -171,6 +171,29 @@ fn verifies(headers: &HeaderMap, body: &str, secret: &str) -> bool {
         .any(|sig| sig == expected)
 }
 
+fn signature_count(headers: &HeaderMap) -> usize {
+    headers["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .split(' ')
+        .count()
+}
+
+/// Emits an event and returns the headers and body of the request that
+/// delivers it.
+async fn next_delivery(fixture: &Fixture, receiver: &Receiver, what: &str) -> (HeaderMap, String) {
+    receiver.received.lock().unwrap().clear();
+    fixture.emit(events::SYNC_FAILED, "conn_a");
+    fixture
+        .wait_until(what, Duration::from_secs(10), |_| {
+            !receiver.received.lock().unwrap().is_empty()
+        })
+        .await;
+    let received = receiver.received.lock().unwrap();
+    let (_, headers, body) = &received[0];
+    (headers.clone(), body.clone())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_retry_verify_rotate_go_and_redeliver() {
     let (url, receiver) = start_receiver(2).await;
@@ -245,56 +268,24 @@ async fn deliveries_retry_verify_rotate_go_and_redeliver() {
         .unwrap();
     assert_ne!(new_secret, secret);
     assert_eq!(fixture.webhooks.secret(&endpoint.id).unwrap(), new_secret);
-    receiver.received.lock().unwrap().clear();
-    fixture.emit(events::SYNC_FAILED, "conn_a");
-    fixture
-        .wait_until(
-            "the delivery after the rotation",
-            Duration::from_secs(10),
-            |_| !receiver.received.lock().unwrap().is_empty(),
-        )
-        .await;
-    {
-        let received = receiver.received.lock().unwrap();
-        let (_, headers, body) = &received[0];
-        assert_eq!(
-            headers["webhook-signature"]
-                .to_str()
-                .unwrap()
-                .split(' ')
-                .count(),
-            2
-        );
-        assert!(verifies(headers, body, &new_secret) && verifies(headers, body, &secret));
-    }
+    let (headers, body) =
+        next_delivery(&fixture, &receiver, "the delivery after the rotation").await;
+    assert_eq!(signature_count(&headers), 2);
+    assert!(verifies(&headers, &body, &new_secret) && verifies(&headers, &body, &secret));
     // Without a grace period the old secret stops at once.
     fixture
         .webhooks
         .rotate_secret(&endpoint.id, Some(Duration::ZERO))
         .unwrap();
     let newest = fixture.webhooks.secret(&endpoint.id).unwrap();
-    receiver.received.lock().unwrap().clear();
-    fixture.emit(events::SYNC_FAILED, "conn_a");
-    fixture
-        .wait_until(
-            "the delivery after the second rotation",
-            Duration::from_secs(10),
-            |_| !receiver.received.lock().unwrap().is_empty(),
-        )
-        .await;
-    {
-        let received = receiver.received.lock().unwrap();
-        let (_, headers, body) = &received[0];
-        assert_eq!(
-            headers["webhook-signature"]
-                .to_str()
-                .unwrap()
-                .split(' ')
-                .count(),
-            1
-        );
-        assert!(verifies(headers, body, &newest) && !verifies(headers, body, &new_secret));
-    }
+    let (headers, body) = next_delivery(
+        &fixture,
+        &receiver,
+        "the delivery after the second rotation",
+    )
+    .await;
+    assert_eq!(signature_count(&headers), 1);
+    assert!(verifies(&headers, &body, &newest) && !verifies(&headers, &body, &new_secret));
 
     // 410 Gone disables the endpoint; later events are not fanned out to it.
     fixture
