@@ -114,6 +114,7 @@ fn validate_with(root: Option<&Node>, json: &str) -> Result<Report, serde_json::
         path: &Path::Root,
         report: &mut report,
         depth: 0,
+        captures_id: false,
     }
     .deserialize(&mut deserializer)?;
     deserializer.end()?;
@@ -261,6 +262,8 @@ struct Check<'a, 'p> {
     path: &'p Path<'p>,
     report: &'a mut Report,
     depth: usize,
+    /// The value is the record's top-level `id`: keep it when a string.
+    captures_id: bool,
 }
 
 impl Check<'_, '_> {
@@ -355,7 +358,11 @@ impl Check<'_, '_> {
         if !self.check_type(node, types::STRING, || format!("{value:?}")) {
             return;
         }
-        let length = value.chars().count();
+        let length = if value.is_ascii() {
+            value.len()
+        } else {
+            value.chars().count()
+        };
         if node.min_length.is_some_and(|min| length < min) {
             self.fail(format_args!(
                 "{value:?} is shorter than {} characters",
@@ -459,6 +466,9 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
     }
 
     fn visit_str<E: de::Error>(mut self, value: &str) -> Result<(), E> {
+        if self.captures_id {
+            self.report.id = Some(value.to_owned());
+        }
         self.check_str(value);
         Ok(())
     }
@@ -486,6 +496,7 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
                 path: &path,
                 report: &mut *self.report,
                 depth: self.depth + 1,
+                captures_id: false,
             };
             if seq.next_element_seed(child)?.is_none() {
                 break;
@@ -526,30 +537,17 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
         let mut seen_required = 0u64;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let path = Path::Key(self.path, &key);
-            if top && key == "id" {
-                let value: Value = map.next_value()?;
-                if let Value::String(id) = &value {
-                    self.report.id = Some(id.clone());
-                }
-                let child = Check {
-                    node: node.and_then(|n| property(n, &key)),
-                    path: &path,
-                    report: &mut *self.report,
-                    depth: self.depth + 1,
-                };
-                child.deserialize(value).map_err(de::Error::custom)?;
-            } else {
-                let property = node.and_then(|n| property(n, &key));
-                if node.is_some_and(|n| property.is_none() && !n.additional_properties) {
-                    self.fail(format_args!("property {key:?} is not allowed"));
-                }
-                map.next_value_seed(Check {
-                    node: property,
-                    path: &path,
-                    report: &mut *self.report,
-                    depth: self.depth + 1,
-                })?;
+            let property = node.and_then(|n| property(n, &key));
+            if node.is_some_and(|n| property.is_none() && !n.additional_properties) {
+                self.fail(format_args!("property {key:?} is not allowed"));
             }
+            map.next_value_seed(Check {
+                node: property,
+                path: &path,
+                report: &mut *self.report,
+                depth: self.depth + 1,
+                captures_id: top && key == "id",
+            })?;
             if let Some(node) = node
                 && let Some(index) = node.required.iter().position(|r| *r == key)
             {
