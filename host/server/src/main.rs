@@ -191,8 +191,9 @@ pub struct SyncFlags {
     /// Sync runs in progress at once against one source host.
     #[arg(long, default_value_t = 2, env = "SWITCHYARD_MAX_RUNS_PER_HOST")]
     max_runs_per_host: usize,
-    /// Days tombstones, quarantined records, ended webhook deliveries and
-    /// delivered events are kept.
+    /// Days tombstones, quarantined records, ended runs (beyond each
+    /// connection's newest 100), ended webhook deliveries and delivered
+    /// events are kept.
     #[arg(long, default_value_t = 30, env = "SWITCHYARD_RETENTION_DAYS")]
     retention_days: u64,
     /// Attempts per page for transient failures (timeouts, 5xx), the first

@@ -811,6 +811,41 @@ impl Store {
         Ok(runs)
     }
 
+    /// Removes a connection's ended runs that finished before `cutoff`,
+    /// except its newest `keep` runs, which stay whatever their age so the
+    /// history of an idle connection does not vanish. Returns how many went.
+    pub fn purge_runs(&self, connection_id: &str, cutoff: Millis, keep: usize) -> Result<u64> {
+        let prefix = keys::connection_prefix(connection_id);
+        let runs_cf = self.cf(cf::RUNS);
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(prefix.clone());
+        let start = keys::run(connection_id, u64::MAX);
+        let iter = self.db.iterator_cf_opt(
+            runs_cf,
+            options,
+            IteratorMode::From(&start, Direction::Reverse),
+        );
+        let mut batch = WriteBatch::default();
+        let mut removed = 0;
+        for item in iter.skip(keep) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let run: Run = serde_json::from_slice(&value)?;
+            let ended_at = run.finished_at.unwrap_or(run.started_at);
+            if run.status != RunStatus::Running && ended_at < cutoff {
+                batch.delete_cf(runs_cf, &key);
+                removed += 1;
+                if batch.len() >= 3000 {
+                    self.db.write(std::mem::take(&mut batch))?;
+                }
+            }
+        }
+        self.db.write(batch)?;
+        Ok(removed)
+    }
+
     // --- connections ---------------------------------------------------------
 
     /// Creates or replaces a connection (fsynced).

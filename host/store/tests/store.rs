@@ -469,3 +469,34 @@ fn retention_purges_ended_deliveries_and_fanned_out_events_only() {
     assert!(store.get_delivery("wh_a", 1).unwrap().is_none());
     assert_eq!(store.pending_deliveries("wh_a", 10).unwrap(), [2]);
 }
+
+#[test]
+fn run_history_keeps_the_newest_and_running_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for id in 1..=5 {
+        let mut finished = run(id);
+        finished.status = if id == 1 {
+            RunStatus::Running
+        } else {
+            RunStatus::Succeeded
+        };
+        finished.started_at = 10;
+        finished.finished_at = (id != 1).then_some(20);
+        store.put_run(&finished).unwrap();
+    }
+    assert_eq!(
+        store.purge_runs("conn_a", 20, 0).unwrap(),
+        0,
+        "none ended before 20"
+    );
+    // Runs 5 and 4 are the newest two; run 1 is still running.
+    assert_eq!(store.purge_runs("conn_a", 21, 2).unwrap(), 2);
+    let left: Vec<u64> = store
+        .list_runs("conn_a", None, 10)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, [5, 4, 1]);
+}

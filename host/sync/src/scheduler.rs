@@ -12,6 +12,10 @@ use switchyard_store::model::{Connection, ConnectionStatus};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+/// Runs of a connection kept whatever their age, so an idle connection's
+/// history does not vanish with the retention period.
+const RUNS_KEPT: usize = 100;
+
 /// Scheduler settings.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -248,7 +252,18 @@ impl Scheduler {
         let Ok(connections) = engine.connections().list() else {
             return;
         };
+        let cutoff =
+            switchyard_store::model::now_ms() - self.inner.config.retention.as_millis() as i64;
         for connection in connections {
+            match engine.store().purge_runs(&connection.id, cutoff, RUNS_KEPT) {
+                Ok(0) => {}
+                Ok(removed) => {
+                    tracing::info!(connection = %connection.id, removed, "run history retention purge")
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %connection.id, "run history purge failed: {e}")
+                }
+            }
             let Some(component) = self.inner.registry.active(&connection.connector_id) else {
                 continue;
             };
