@@ -77,6 +77,10 @@ const FAN_OUT_BATCHES_PER_PASS: usize = 20;
 /// Longest retry schedule, and the longest wait in it.
 const MAX_SCHEDULE_ENTRIES: usize = 50;
 const MAX_SCHEDULE_WAIT_SECS: u64 = 7 * 86_400;
+/// How long a delivery whose attempt could not be recorded is held back.
+const UNRECORDED_BACKOFF: Duration = Duration::from_secs(30);
+/// Deliveries the retention purge deletes per lock hold.
+const PURGE_CHUNK: usize = 500;
 /// Event type filters that match a group of types.
 const GROUPS: [&str; 2] = ["connection.*", "sync.*"];
 
@@ -613,6 +617,12 @@ impl Webhooks {
         if let Some(connection_id) = connection_id {
             endpoint.connection_id = connection_id;
         }
+        if !was_enabled && update.enabled == Some(true) {
+            // Deliveries a crash left pending while it was disabled end
+            // here: an enabled endpoint gets what happens from now on.
+            self.fail_pending(&endpoint.id, "the webhook was disabled")?;
+            endpoint.created_after_seq = self.inner.store.last_control_seq();
+        }
         match update.enabled {
             Some(true) => endpoint.disabled_reason = None,
             // Disabling a disabled endpoint keeps the first reason (a 410).
@@ -781,7 +791,10 @@ impl Webhooks {
             return Err(WebhookError::InProgress(delivery.id));
         }
         let now = now_ms();
-        delivery.next_attempt_final = delivery.status != DeliveryStatus::Pending;
+        // A second click before the attempt keeps a redelivery of an ended
+        // delivery to one attempt.
+        delivery.next_attempt_final =
+            delivery.status != DeliveryStatus::Pending || delivery.next_attempt_final;
         delivery.status = DeliveryStatus::Pending;
         delivery.next_attempt_at = Some(now);
         delivery.next_attempt_manual = true;
@@ -908,15 +921,31 @@ impl Webhooks {
     /// retention period ago, and events older than it that were fanned out
     /// already. Returns (deliveries, events) removed.
     pub fn purge(&self) -> Result<(u64, u64), WebhookError> {
-        let cutoff = now_ms() - self.inner.config.retention.as_millis() as i64;
-        let deliveries = {
-            // Only a redelivery makes an ended delivery pending again, and
-            // it takes this lock.
+        let retention = i64::try_from(self.inner.config.retention.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now_ms().saturating_sub(retention);
+        // The scan runs without the lock; each chunk is checked again and
+        // deleted under it, since only a redelivery (which takes the lock)
+        // makes an ended delivery pending again.
+        let candidates = self.inner.store.ended_deliveries_before(cutoff)?;
+        let mut deliveries = 0;
+        for chunk in candidates.chunks(PURGE_CHUNK) {
             let _guard = self.lock();
-            self.inner.store.purge_deliveries(cutoff)?
-        };
+            deliveries += self.inner.store.delete_ended_deliveries(chunk, cutoff)?;
+        }
         let events = self.inner.store.purge_events(cutoff)?;
         Ok((deliveries, events))
+    }
+
+    /// Ends the deliveries a crash left pending on disabled endpoints
+    /// (between disabling one and failing its deliveries).
+    fn fail_pending_of_disabled(&self) -> Result<(), WebhookError> {
+        let _guard = self.lock();
+        for endpoint in self.inner.store.list_webhooks()? {
+            if !endpoint.enabled {
+                self.fail_pending(&endpoint.id, "the webhook was disabled")?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs the dispatcher until `shutdown` resolves: fans out new events,
@@ -928,6 +957,12 @@ impl Webhooks {
         let mut tasks = JoinSet::new();
         let mut rotation = 0usize;
         let mut last_purge = Instant::now();
+        let this = self.clone();
+        if let Ok(Err(e)) =
+            tokio::task::spawn_blocking(move || this.fail_pending_of_disabled()).await
+        {
+            tracing::warn!("webhooks: ending the pending deliveries of disabled endpoints: {e}");
+        }
         loop {
             if last_purge.elapsed() >= self.inner.config.purge_every {
                 last_purge = Instant::now();
@@ -1100,12 +1135,16 @@ impl Webhooks {
             this.record_attempt(&endpoint_id, seq, manual, &url, sent)
         })
         .await;
-        match recorded {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(webhook = %endpoint.id, "recording a webhook attempt: {e}")
-            }
-            Err(e) => tracing::error!(webhook = %endpoint.id, "recording a webhook attempt: {e}"),
+        let failed = match recorded {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(e) = failed {
+            tracing::error!(webhook = %endpoint.id, "recording a webhook attempt: {e}");
+            // The delivery is still due on disk: keep it in flight for a
+            // while rather than resending it in a tight loop.
+            tokio::time::sleep(UNRECORDED_BACKOFF).await;
         }
     }
 

@@ -461,3 +461,78 @@ async fn retries_end_and_a_slow_endpoint_does_not_hold_up_others() {
     assert!(fixture.webhooks.get(&slow.id).is_err());
     fixture.stop().await;
 }
+
+/// Without a dispatcher running: what disabling, enabling and redelivering
+/// do to the outbox.
+#[tokio::test]
+async fn enabling_delivers_only_new_events_and_a_redelivery_stays_one_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let vault = Arc::new(Vault::from_spec(&Vault::generate_key()).unwrap());
+    let webhooks = Webhooks::new(store.clone(), vault, fast_config(), None).unwrap();
+    let emit = |event_type: &str| {
+        Events::new(store.clone())
+            .append(vec![new_event(event_type, None, json!({}))])
+            .unwrap()[0]
+            .id
+            .clone()
+    };
+    let (endpoint, _) = webhooks
+        .create(NewWebhook {
+            url: "http://127.0.0.1:9/hooks".into(),
+            event_types: vec!["*".into()],
+            connection_id: None,
+            description: None,
+        })
+        .unwrap();
+    let set_enabled = |enabled: bool| {
+        webhooks
+            .update(
+                &endpoint.id,
+                WebhookUpdate {
+                    enabled: Some(enabled),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    };
+    let deliveries = || {
+        webhooks
+            .deliveries(
+                &endpoint.id,
+                &DeliveryQuery {
+                    before: None,
+                    status: None,
+                    limit: 100,
+                    scan_limit: 1000,
+                },
+            )
+            .unwrap()
+            .0
+    };
+
+    emit(events::SYNC_COMPLETED);
+    while webhooks.fan_out_batch().unwrap() {}
+    assert_eq!(deliveries()[0].status, DeliveryStatus::Pending);
+
+    // Disabling fails what is pending.
+    set_enabled(false);
+    let first = deliveries()[0].clone();
+    assert_eq!(first.status, DeliveryStatus::Failed);
+
+    // An event while disabled, not yet fanned out when the endpoint is
+    // enabled again, is not delivered; the next one is.
+    emit(events::SYNC_FAILED);
+    set_enabled(true);
+    let after_enable = emit(events::CONNECTION_CREATED);
+    while webhooks.fan_out_batch().unwrap() {}
+    let all = deliveries();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].event_id, after_enable);
+
+    // Redelivering an ended delivery is one attempt, however often asked.
+    let once = webhooks.redeliver(&endpoint.id, &first.id).unwrap();
+    assert!(once.next_attempt_final);
+    let twice = webhooks.redeliver(&endpoint.id, &first.id).unwrap();
+    assert!(twice.next_attempt_final && twice.status == DeliveryStatus::Pending);
+}

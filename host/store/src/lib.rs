@@ -1190,26 +1190,25 @@ impl Store {
     /// Returns how many deliveries went.
     pub fn delete_webhook(&self, id: &str) -> Result<u64> {
         let mut removed = 0;
+        // One batch: a crash leaves the endpoint with all its deliveries or
+        // none, never deliveries without their due entries.
+        let mut batch = WriteBatch::default();
         if id.len() <= usize::from(u8::MAX) {
             let prefix = keys::connection_prefix(id);
-            for (name, count) in [(cf::DELIVERIES_DUE, false), (cf::DELIVERIES, true)] {
-                let family = self.cf(name);
-                let mut batch = WriteBatch::default();
-                for item in self.db.prefix_iterator_cf(family, &prefix) {
-                    let (key, _) = item?;
-                    if !key.starts_with(&prefix) {
-                        break;
-                    }
-                    batch.delete_cf(family, &key);
-                    removed += u64::from(count);
-                    if batch.len() >= 3000 {
-                        self.db.write(std::mem::take(&mut batch))?;
-                    }
+            for item in self.db.prefix_iterator_cf(self.cf(cf::DELIVERIES), &prefix) {
+                let (key, _) = item?;
+                if !key.starts_with(&prefix) {
+                    break;
                 }
-                self.db.write(batch)?;
+                removed += 1;
+            }
+            // Ids are UTF-8, so the prefix is never all 0xFF and has an end.
+            if let Some(end) = keys::prefix_end(&prefix) {
+                for name in [cf::DELIVERIES_DUE, cf::DELIVERIES] {
+                    batch.delete_range_cf(self.cf(name), &prefix, &end);
+                }
             }
         }
-        let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(cf::WEBHOOKS), id.as_bytes());
         self.db.write_opt(batch, &Self::durable())?;
         Ok(removed)
@@ -1242,23 +1241,40 @@ impl Store {
         Ok(removed)
     }
 
-    /// Removes webhook deliveries that are over (delivered or failed) and
-    /// last changed before `cutoff`. The caller serializes writes to
-    /// deliveries, so none of them is being made pending again meanwhile.
-    /// Returns how many went.
-    pub fn purge_deliveries(&self, cutoff: Millis) -> Result<u64> {
-        let deliveries = self.cf(cf::DELIVERIES);
-        let mut batch = WriteBatch::default();
-        let mut removed = 0;
-        for item in self.db.iterator_cf(deliveries, IteratorMode::Start) {
-            let (key, value) = item?;
+    /// Webhook deliveries that are over (delivered or failed) and last
+    /// changed before `cutoff`, as (endpoint, seq).
+    pub fn ended_deliveries_before(&self, cutoff: Millis) -> Result<Vec<(String, u64)>> {
+        let mut ended = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(cf::DELIVERIES), IteratorMode::Start)
+        {
+            let (_, value) = item?;
             let delivery: WebhookDelivery = serde_json::from_slice(&value)?;
             if delivery.status != DeliveryStatus::Pending && delivery.updated_at < cutoff {
-                batch.delete_cf(deliveries, &key);
+                ended.push((delivery.endpoint_id, delivery.seq));
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Deletes those of `deliveries` that are still over and last changed
+    /// before `cutoff`. The caller serializes writes to deliveries, so none
+    /// is made pending again meanwhile. Returns how many went.
+    pub fn delete_ended_deliveries(
+        &self,
+        deliveries: &[(String, u64)],
+        cutoff: Millis,
+    ) -> Result<u64> {
+        let mut batch = WriteBatch::default();
+        let mut removed = 0;
+        for (endpoint, seq) in deliveries {
+            if let Some(delivery) = self.get_delivery(endpoint, *seq)?
+                && delivery.status != DeliveryStatus::Pending
+                && delivery.updated_at < cutoff
+            {
+                batch.delete_cf(self.cf(cf::DELIVERIES), keys::delivery(endpoint, *seq));
                 removed += 1;
-                if batch.len() >= 3000 {
-                    self.db.write(std::mem::take(&mut batch))?;
-                }
             }
         }
         self.db.write(batch)?;

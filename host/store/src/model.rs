@@ -391,8 +391,8 @@ pub struct WebhookEndpoint {
     /// Signing secrets, the current one first; older ones only while their
     /// grace period after a rotation lasts.
     pub secrets: Vec<EndpointSecret>,
-    /// The event log's last sequence number when it was created: it
-    /// receives only later events.
+    /// The event log's last sequence number when it was created or last
+    /// enabled: it receives only later events.
     pub created_after_seq: u64,
     /// When it was created.
     pub created_at: Millis,

@@ -438,7 +438,7 @@ fn retention_purges_ended_deliveries_and_fanned_out_events_only() {
     let later = now_ms() + 1000;
 
     assert_eq!(store.purge_events(0).unwrap(), 0, "nothing is old yet");
-    assert_eq!(store.purge_deliveries(0).unwrap(), 0);
+    assert!(store.ended_deliveries_before(0).unwrap().is_empty());
 
     assert_eq!(
         store.purge_events(later).unwrap(),
@@ -461,11 +461,11 @@ fn retention_purges_ended_deliveries_and_fanned_out_events_only() {
         [events[2].seq]
     );
 
-    assert_eq!(
-        store.purge_deliveries(later).unwrap(),
-        1,
-        "a pending one stays"
-    );
+    let ended = store.ended_deliveries_before(later).unwrap();
+    assert_eq!(ended, [("wh_a".to_string(), 1)], "a pending one stays");
+    // Listed pending deliveries are checked again before they go.
+    let both = [ended[0].clone(), ("wh_a".to_string(), 2)];
+    assert_eq!(store.delete_ended_deliveries(&both, later).unwrap(), 1);
     assert!(store.get_delivery("wh_a", 1).unwrap().is_none());
     assert_eq!(store.pending_deliveries("wh_a", 10).unwrap(), [2]);
 }

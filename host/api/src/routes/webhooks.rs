@@ -424,8 +424,9 @@ pub struct DeliveryParams {
     pub status: Option<String>,
 }
 
-/// Runs a webhook operation off the async workers: disabling or deleting
-/// an endpoint walks its deliveries in RocksDB.
+/// Runs a webhook operation off the async workers: the writing ones wait
+/// for the webhooks' write lock (which fan-out and the retention purge hold
+/// for a while), and disabling or deleting an endpoint walks its deliveries.
 async fn blocking<T: Send + 'static>(
     webhooks: &Webhooks,
     f: impl FnOnce(&Webhooks) -> Result<T, WebhookError> + Send + 'static,
@@ -619,7 +620,10 @@ pub async fn rotate_secret(
 ) -> Result<axum::Json<RotatedSecret>, ApiError> {
     principal.require_admin()?;
     let grace = body.grace_period_secs.map(Duration::from_secs);
-    let (webhook, secret) = state.webhooks.rotate_secret(&path.webhook_id, grace)?;
+    let (webhook, secret) = blocking(&state.webhooks, move |w| {
+        w.rotate_secret(&path.webhook_id, grace)
+    })
+    .await?;
     let webhook = WebhookOut::from(webhook);
     Ok(axum::Json(RotatedSecret {
         secret,
@@ -766,8 +770,9 @@ pub async fn redeliver(
     Path(path): Path<DeliveryPath>,
 ) -> Result<(StatusCode, axum::Json<DeliveryOut>), ApiError> {
     principal.require_admin()?;
-    let delivery = state
-        .webhooks
-        .redeliver(&path.webhook_id, &path.delivery_id)?;
+    let delivery = blocking(&state.webhooks, move |w| {
+        w.redeliver(&path.webhook_id, &path.delivery_id)
+    })
+    .await?;
     Ok((StatusCode::ACCEPTED, axum::Json(delivery.into())))
 }
