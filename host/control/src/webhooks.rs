@@ -1111,6 +1111,17 @@ impl Webhooks {
 
     /// Makes one attempt and records it.
     async fn attempt(&self, endpoint: WebhookEndpoint, delivery: WebhookDelivery) {
+        // The endpoint as it is now: it may have been disabled, deleted,
+        // moved or had a secret revoked since the delivery was picked.
+        let endpoint = match self.inner.store.get_webhook(&endpoint.id) {
+            Ok(Some(current)) if current.enabled => current,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(webhook = %endpoint.id, "reading the webhook before an attempt: {e}");
+                tokio::time::sleep(UNRECORDED_BACKOFF).await;
+                return;
+            }
+        };
         let sent = match self.signing_keys(&endpoint) {
             Ok(keys) if !keys.is_empty() => self.send(&endpoint, &delivery, &keys).await,
             // Nothing unsigned ever leaves: count it as a failed attempt.
