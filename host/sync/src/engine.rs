@@ -499,11 +499,13 @@ impl SyncEngine {
                         !page.changes.is_empty() || cursor.as_deref() != Some(&page.cursor);
                     let has_more = page.has_more;
                     cursor = Some(page.cursor.clone());
-                    let checked = inner
-                        .validator
-                        .check(&run.model, run.id, page.changes)
-                        .map_err(|message| RunFailure::host("plugin_invalid_output", message))?;
+                    let checked = inner.validator.check(&run.model, run.id, page.changes);
+                    // The page in flight lands before anything else, even
+                    // when this one fails: it must not overwrite the run's
+                    // end.
                     self.settle(&mut pending, state, cx).await?;
+                    let checked = checked
+                        .map_err(|message| RunFailure::host("plugin_invalid_output", message))?;
                     pending = Some(self.start_commit(run, state, checked, page.cursor, has_more));
                     if !has_more {
                         self.settle(&mut pending, state, cx).await?;
