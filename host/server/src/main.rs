@@ -194,7 +194,7 @@ pub struct SyncFlags {
     /// Days tombstones, quarantined records, ended runs (beyond each
     /// connection's newest 100), ended webhook deliveries and delivered
     /// events are kept.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650), env = "SWITCHYARD_RETENTION_DAYS")]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3650), env = "SWITCHYARD_RETENTION_DAYS")]
     retention_days: u64,
     /// Attempts per page for transient failures (timeouts, 5xx), the first
     /// included.

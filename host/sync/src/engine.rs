@@ -14,8 +14,8 @@ use switchyard_runtime::{CallEnv, CallError, ConnectorComponent};
 use switchyard_store::model::*;
 use switchyard_store::{PageCommit, Store, StoreError};
 
-/// Pages with no changes and an unchanged cursor tolerated while the
-/// connector says it has more: a connector that never advances is stopped.
+/// Pages in a row whose cursor the run has seen before, tolerated while the
+/// connector says it has more: a connector going round in circles is stopped.
 const MAX_STALLED_PAGES: u32 = 3;
 
 /// Refresh a session this long before it expires.
@@ -361,33 +361,28 @@ impl SyncEngine {
         inner.store.put_run(&run)?;
         tracing::info!(run = run.id, connection = connection_id, model, ?kind, version = %run.connector_version, "sync run started");
 
-        let secrets = inner.connections.secrets(&connection)?;
-        let mut env = inner
-            .connections
-            .call_env(&component, &connection.settings, &secrets)?;
-        if let Some(log) = inner.connections.request_log() {
-            env.observer = Some(log.observer(Some(connection.id.clone()), Some(run.id), None));
-        }
-        let mut context = RunContext {
-            connection: &connection,
-            component: &component,
-            secrets,
-            env,
-            observer,
+        // From here on every failure ends the run with its error: none may
+        // leave it `running`.
+        let result = match self.run_context(&connection, &component, &run, observer) {
+            Ok(mut context) => self.pages(&mut context, &mut run, &mut state).await,
+            Err(failure) => Err(failure),
         };
-        let result = self.pages(&mut context, &mut run, &mut state).await;
 
         run.finished_at = Some(now_ms());
+        let result = result.and_then(|()| {
+            let mut state = inner
+                .store
+                .sync_state(connection_id, model)
+                .map_err(|e| RunFailure::host("internal_error", e.to_string()))?
+                .unwrap_or(state);
+            state.last_success_at = run.finished_at;
+            inner
+                .store
+                .put_sync_state(connection_id, model, &state)
+                .map_err(|e| RunFailure::host("internal_error", e.to_string()))
+        });
         match result {
-            Ok(()) => {
-                run.status = RunStatus::Succeeded;
-                let mut state = inner
-                    .store
-                    .sync_state(connection_id, model)?
-                    .unwrap_or(state);
-                state.last_success_at = run.finished_at;
-                inner.store.put_sync_state(connection_id, model, &state)?;
-            }
+            Ok(()) => run.status = RunStatus::Succeeded,
             Err(failure) => {
                 run.status = RunStatus::Failed;
                 let status = match failure.outcome {
@@ -400,11 +395,16 @@ impl SyncEngine {
                     // Through the status machine: it records the timeline,
                     // emits events once per transition, and ignores a stale
                     // outcome (the connection was reconnected meanwhile).
-                    inner.connections.apply_sync_status(
+                    if let Err(e) = inner.connections.apply_sync_status(
                         &connection,
                         status,
                         &failure.error.message,
-                    )?;
+                    ) {
+                        tracing::error!(
+                            connection = connection_id,
+                            "recording the connection's status after a run: {e}"
+                        );
+                    }
                 }
                 run.error = Some(failure.error);
             }
@@ -442,6 +442,45 @@ impl SyncEngine {
         Ok(run)
     }
 
+    /// What a run calls the connector with: the connection's secrets and
+    /// its sandbox environment (limits, allowlist, request log).
+    fn run_context<'a>(
+        &self,
+        connection: &'a Connection,
+        component: &'a ConnectorComponent,
+        run: &Run,
+        observer: Option<&'a dyn RunObserver>,
+    ) -> Result<RunContext<'a>, RunFailure> {
+        let inner = &self.inner;
+        let secrets = inner.connections.secrets(connection).map_err(|e| {
+            RunFailure::host(
+                "internal_error",
+                format!("the connection's secrets cannot be opened: {e}"),
+            )
+        })?;
+        let mut env = inner
+            .connections
+            .call_env(component, &connection.settings, &secrets)
+            .map_err(|e| RunFailure {
+                error: ErrorRecord {
+                    code: "connection_invalid_config".into(),
+                    message: format!("the connector's allowed hosts cannot be resolved: {e}"),
+                },
+                outcome: Outcome::ConfigError,
+                requires_reauth: false,
+            })?;
+        if let Some(log) = inner.connections.request_log() {
+            env.observer = Some(log.observer(Some(connection.id.clone()), Some(run.id), None));
+        }
+        Ok(RunContext {
+            connection,
+            component,
+            secrets,
+            env,
+            observer,
+        })
+    }
+
     /// Pages until the connector has no more. Commits are pipelined: page N
     /// is written on a blocking thread while page N+1 is fetched and
     /// validated, and commits still land strictly in order — page N+1 is
@@ -457,6 +496,10 @@ impl SyncEngine {
         let settings = field_values(&cx.connection.settings);
         let mut attempts = Attempts::default();
         let mut stalled = 0;
+        // Cursors this run has seen: a page whose cursor came before leads
+        // back to a request already made, so it is no progress (a connector
+        // repeating one page, or alternating between two cursors).
+        let mut seen_cursors: HashSet<u64> = state.cursor.iter().map(|c| cursor_hash(c)).collect();
         // The cursor of the newest page, committed or in flight.
         let mut cursor = state.cursor.clone();
         let mut pending: Option<PendingCommit> = None;
@@ -495,8 +538,7 @@ impl SyncEngine {
                         restarted: attempts.restarted,
                         ..Attempts::default()
                     };
-                    let progressed =
-                        !page.changes.is_empty() || cursor.as_deref() != Some(&page.cursor);
+                    let progressed = seen_cursors.insert(cursor_hash(&page.cursor));
                     let has_more = page.has_more;
                     cursor = Some(page.cursor.clone());
                     let checked = inner.validator.check(&run.model, run.id, page.changes);
@@ -517,7 +559,7 @@ impl SyncEngine {
                         return Err(RunFailure::host(
                             "plugin_no_progress",
                             format!(
-                                "the connector returned {MAX_STALLED_PAGES} empty pages without moving its cursor while saying it had more"
+                                "the connector returned {MAX_STALLED_PAGES} pages in a row with cursors it had already returned in this run, while saying it had more"
                             ),
                         ));
                     }
@@ -547,6 +589,7 @@ impl SyncEngine {
                         .store
                         .put_sync_state(&run.connection_id, &run.model, state)?;
                     cursor = None;
+                    seen_cursors.clear();
                     run.kind = RunKind::FullResync;
                 }
                 Action::Fail(outcome) => {
@@ -712,4 +755,12 @@ pub fn field_values(settings: &BTreeMap<String, String>) -> Vec<FieldValue> {
             value: value.clone(),
         })
         .collect()
+}
+
+/// A run-local fingerprint of a connector cursor.
+fn cursor_hash(cursor: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    cursor.hash(&mut hasher);
+    hasher.finish()
 }

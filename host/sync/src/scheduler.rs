@@ -172,6 +172,7 @@ impl Scheduler {
         let mut ticker = tokio::time::interval(self.inner.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_maintenance = Instant::now();
+        let mut maintenance: Option<tokio::task::JoinHandle<()>> = None;
         loop {
             tokio::select! {
                 _ = &mut shutdown => return,
@@ -180,11 +181,16 @@ impl Scheduler {
             if let Err(e) = self.start_due().await {
                 tracing::warn!("scheduler: {e}");
             }
-            if last_maintenance.elapsed() >= self.inner.config.maintenance_every {
+            if last_maintenance.elapsed() >= self.inner.config.maintenance_every
+                && maintenance.as_ref().is_none_or(|task| task.is_finished())
+            {
                 last_maintenance = Instant::now();
                 let scheduler = self.clone();
-                // Purging scans RocksDB: keep it off the async workers.
-                let _ = tokio::task::spawn_blocking(move || scheduler.maintain_all()).await;
+                // Purging scans RocksDB: off the async workers, and not
+                // awaited, so runs keep starting while it goes on.
+                maintenance = Some(tokio::task::spawn_blocking(move || {
+                    scheduler.maintain_all()
+                }));
             }
         }
     }
@@ -305,8 +311,10 @@ impl Scheduler {
                 .entry(host)
                 .or_insert_with(|| Arc::new(Semaphore::new(inner.config.max_runs_per_host.max(1))))
                 .clone();
-            let _global = inner.global.clone().acquire_owned().await;
+            // The source host's slot first: a run waiting for a busy host
+            // must not hold a global slot that another host could use.
             let _host = host_limit.acquire_owned().await;
+            let _global = inner.global.clone().acquire_owned().await;
             match inner
                 .engine
                 .sync_model(&connection_id, &model, options, None)
