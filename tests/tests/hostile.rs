@@ -25,15 +25,18 @@ struct Case {
     message: &'static str,
     /// Whether the error is a timeout (retried once, then the run fails).
     timeout: bool,
+    /// Pages committed before the run fails.
+    pages: u64,
 }
 
-const CASES: [Case; 7] = [
+const CASES: [Case; 8] = [
     Case {
         plugin: "hostile_loop",
         connector: "hostile-loop",
         code: "plugin_timeout",
         message: "exceeded its time budget of 500ms",
         timeout: true,
+        pages: 0,
     },
     Case {
         plugin: "hostile_alloc",
@@ -41,6 +44,7 @@ const CASES: [Case; 7] = [
         code: "plugin_memory_limit",
         message: "memory cap of 16777216 bytes",
         timeout: false,
+        pages: 0,
     },
     Case {
         plugin: "hostile_panic",
@@ -48,6 +52,7 @@ const CASES: [Case; 7] = [
         code: "plugin_crashed",
         message: "the connector crashed",
         timeout: false,
+        pages: 0,
     },
     Case {
         plugin: "hostile_oversized_page",
@@ -55,6 +60,7 @@ const CASES: [Case; 7] = [
         code: "plugin_page_too_large",
         message: "changes but at most 500 were asked for",
         timeout: false,
+        pages: 0,
     },
     Case {
         plugin: "hostile_forbidden_host",
@@ -62,6 +68,7 @@ const CASES: [Case; 7] = [
         code: "plugin_host_not_allowed",
         message: "`forbidden.example:8080`",
         timeout: false,
+        pages: 0,
     },
     Case {
         plugin: "hostile_invalid_json",
@@ -69,6 +76,7 @@ const CASES: [Case; 7] = [
         code: "plugin_invalid_output",
         message: "is not valid JSON",
         timeout: false,
+        pages: 0,
     },
     Case {
         plugin: "hostile_slow_host",
@@ -76,6 +84,16 @@ const CASES: [Case; 7] = [
         code: "plugin_timeout",
         message: "exceeded its time budget of 500ms",
         timeout: true,
+        pages: 0,
+    },
+    Case {
+        plugin: "hostile_cursor_loop",
+        connector: "hostile-cursor-loop",
+        code: "plugin_no_progress",
+        message: "cursors it had already returned in this run",
+        timeout: false,
+        // Cursors a, b (new), then a, b, a: the third repeat stops it.
+        pages: 5,
     },
 ];
 
@@ -193,7 +211,7 @@ fn contain(case: &Case) -> Result<()> {
     let message = run["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains(case.message), "{name}: {message}");
     assert_eq!(run["connector_version"], "0.1.0");
-    assert_eq!(run["pages"], 0, "{name}: nothing was committed");
+    assert_eq!(run["pages"], case.pages, "{name}: {run}");
     let retries = run["retries"].as_array().cloned().unwrap_or_default();
     if case.timeout {
         // Retried once, then failed: two interruptions.
@@ -236,6 +254,11 @@ fn contain(case: &Case) -> Result<()> {
     let health = host.admin(Method::GET, "/health").send()?;
     assert_eq!(health.status(), 200);
     Ok(())
+}
+
+#[test]
+fn a_connector_going_round_in_circles_is_stopped() -> Result<()> {
+    contain(&CASES[7])
 }
 
 #[test]

@@ -29,6 +29,9 @@ pub enum Behaviour {
     /// Calls its source at `/api/v1/slow` with an hour-long timeout; the
     /// tests make that path slower than any budget (a demo-cmms `slow` fault).
     SlowHostCall,
+    /// Returns a valid record on every page, alternating between two
+    /// cursors and always saying it has more: a sync that never ends.
+    CursorLoop,
 }
 
 /// The description every hostile connector shares, under its own id.
@@ -110,6 +113,22 @@ pub fn list_changes(
             None,
             "{\"title\": not json".into(),
         )])),
+        Behaviour::CursorLoop => {
+            let next = if request.cursor.as_deref() == Some("a") {
+                "b"
+            } else {
+                "a"
+            };
+            Ok(ChangePage {
+                changes: vec![Change::upsert_json(
+                    format!("wo-{next}"),
+                    None,
+                    format!(r#"{{"id":"wo-{next}","title":"Round and round"}}"#),
+                )],
+                cursor: next.into(),
+                has_more: true,
+            })
+        }
         Behaviour::SlowHostCall => {
             let base = context.require_setting("base-url")?;
             Request::get(format!("{}/api/v1/slow", base.trim_end_matches('/')))
