@@ -156,7 +156,11 @@ impl Scheduler {
         };
         let mut started = Vec::new();
         for model in models {
-            if !self.inner.engine.is_running(connection_id, &model) {
+            // A run already queued counts too: a second task would only
+            // find the model claimed and drop the request.
+            if !self.is_busy(connection_id, &model)
+                && !self.inner.engine.is_running(connection_id, &model)
+            {
                 self.spawn(&connection, model.clone(), options);
                 started.push(model);
             }
@@ -330,6 +334,16 @@ impl Scheduler {
     }
 
     /// Marks a slot busy (a run is queued or running) or done (it just ended).
+    /// Whether a run of the model is queued or running from this scheduler.
+    fn is_busy(&self, connection_id: &str, model: &str) -> bool {
+        self.inner
+            .schedule
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(connection_id.to_string(), model.to_string()))
+            .is_some_and(|slot| slot.busy)
+    }
+
     fn mark(&self, connection_id: &str, model: &str, busy: bool) {
         let mut schedule = self
             .inner
