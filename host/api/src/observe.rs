@@ -111,9 +111,16 @@ fn redact_headers(headers: &HeaderMap, secrets: &Secrets) -> Vec<(String, String
         .iter()
         .map(|(name, value)| {
             let value = String::from_utf8_lossy(value.as_bytes());
+            // A redirect can carry a one-time code or an OAuth state in
+            // its query; any header can echo a host-issued secret.
+            let value = if name == axum::http::header::LOCATION {
+                redact_query(&value)
+            } else {
+                value.into_owned()
+            };
             (
                 name.to_string(),
-                secrets.redact_header(name.as_str(), &value),
+                redact_issued_secrets(&secrets.redact_header(name.as_str(), &value)),
             )
         })
         .collect()

@@ -209,6 +209,9 @@ pub struct Connections {
     /// runs of one connection cannot lose each other's change, and a status
     /// is read and changed as one step.
     writing: Arc<Mutex<()>>,
+    /// One session renewal at a time per connection: two runs renewing at
+    /// once would redeem one refresh token twice.
+    renewals: Arc<Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Where connector calls' outbound requests are logged.
     request_log: Option<RequestLog>,
 }
@@ -255,6 +258,7 @@ impl Connections {
             vault,
             tokens,
             writing: Arc::new(Mutex::new(())),
+            renewals: Arc::new(Mutex::new(BTreeMap::new())),
             request_log: None,
         }
     }
@@ -617,7 +621,12 @@ impl Connections {
         let _writing = self.lock();
         let mut connection = self.get(connection_id)?;
         let from = connection.status;
-        if from != ConnectionStatus::Active && !status::allowed(from, ConnectionStatus::Active) {
+        // Only an operator turns a disabled connection back on (`enable`);
+        // a connect link still open when it was disabled must not.
+        if from == ConnectionStatus::Disabled
+            || (from != ConnectionStatus::Active
+                && !status::allowed(from, ConnectionStatus::Active))
+        {
             return Err(ConnectionError::InvalidTransition {
                 from,
                 to: ConnectionStatus::Active,
@@ -860,6 +869,29 @@ impl Connections {
         // A failure to record the status or the renewed secrets is the host's,
         // not the connector's: reported as a call error that is not retried.
         let storage = |e: ConnectionError| CallError::Instantiate(format!("storage: {e}"));
+        let renewal = self
+            .renewals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(connection.id.clone())
+            .or_default()
+            .clone();
+        let _renewing = renewal.lock().await;
+        // What happened while this run waited or worked: a reconnect, or a
+        // renewal by another run of the same connection.
+        let current = self.get(&connection.id).map_err(storage)?;
+        if current.credentials_version != connection.credentials_version {
+            if current.settings != connection.settings {
+                return Err(CallError::Connector(ConnectorError::InvalidConfig(
+                    "the connection was reconnected with other settings during this run; the next run uses them".into(),
+                )));
+            }
+            return self.secrets(&current).map_err(storage);
+        }
+        let stored = self.secrets(&current).map_err(storage)?;
+        if session_fingerprint(&stored) != session_fingerprint(secrets) {
+            return Ok(stored);
+        }
         let mut before = None;
         if after_unauthorized {
             let current = self.get(&connection.id).map_err(storage)?;
@@ -877,7 +909,7 @@ impl Connections {
         let result = self.renew(connection, component, env, secrets).await;
         match &result {
             Ok(renewed) => {
-                self.save_secrets(&connection.id, renewed)
+                self.save_renewed_secrets(&connection.id, connection.credentials_version, renewed)
                     .map_err(storage)?;
                 if let Some(before) = before {
                     self.transition_if(connection, before, "session renewed", |now| {
@@ -971,6 +1003,26 @@ impl Connections {
         renewed.session = Some(session);
         renewed.oauth = Some(grant);
         Ok(renewed)
+    }
+
+    /// Replaces a connection's sealed secrets, keeping everything else. A
+    /// renewal that lost a race with a reconnect (the credentials changed
+    /// since `credentials_version`) is dropped.
+    fn save_renewed_secrets(
+        &self,
+        connection_id: &str,
+        credentials_version: u64,
+        secrets: &ConnectionSecrets,
+    ) -> Result<(), ConnectionError> {
+        let _writing = self.lock();
+        let mut connection = self.get(connection_id)?;
+        if connection.credentials_version != credentials_version {
+            return Ok(());
+        }
+        connection.sealed_secrets = Some(self.seal(connection_id, secrets));
+        connection.updated_at = now_ms();
+        self.store.put_connection(&connection)?;
+        Ok(())
     }
 
     /// Replaces a connection's sealed secrets, keeping everything else.
@@ -1170,6 +1222,20 @@ pub fn check_fields(
         checked.insert(field.name.clone(), value);
     }
     Ok(checked)
+}
+
+/// What identifies the session a set of secrets carries: two runs holding
+/// the same one have not seen each other's renewal.
+fn session_fingerprint(
+    secrets: &ConnectionSecrets,
+) -> (Option<(&str, Option<Millis>)>, Option<&str>) {
+    (
+        secrets
+            .session
+            .as_ref()
+            .map(|s| (s.data.as_str(), s.expires_at)),
+        secrets.oauth.as_ref().map(|g| g.access_token.as_str()),
+    )
 }
 
 #[cfg(test)]

@@ -364,7 +364,14 @@ impl SyncEngine {
         // From here on every failure ends the run with its error: none may
         // leave it `running`.
         let result = match self.run_context(&connection, &component, &run, observer) {
-            Ok(mut context) => self.pages(&mut context, &mut run, &mut state).await,
+            Ok(mut context) => {
+                let result = self.pages(&mut context, &mut run, &mut state).await;
+                // Connector error text can echo what it was sent.
+                result.map_err(|mut failure| {
+                    failure.error.message = context.env.secrets.redact(&failure.error.message);
+                    failure
+                })
+            }
             Err(failure) => Err(failure),
         };
 
@@ -729,7 +736,8 @@ impl SyncEngine {
         let retry = RetryRecord {
             at: now_ms(),
             code: error.code().to_string(),
-            message: error.to_string(),
+            // Connector error text can echo what it was sent.
+            message: cx.env.secrets.redact(&error.to_string()),
             wait_ms: wait.as_millis() as u64,
         };
         tracing::warn!(run = run.id, code = %retry.code, wait_ms = retry.wait_ms, "retrying: {}", retry.message);
