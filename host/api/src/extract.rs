@@ -72,11 +72,19 @@ impl From<PathRejection> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        let status = match rejection {
+        let status = match &rejection {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            JsonRejection::BytesRejection(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            // Over the limit, or the body could not be read at all.
+            JsonRejection::BytesRejection(inner) => inner.status(),
             _ => StatusCode::BAD_REQUEST,
         };
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(
+                status,
+                "payload_too_large",
+                "The request body is over the size limit.".to_string(),
+            );
+        }
         ApiError::new(
             status,
             "invalid_body",

@@ -197,6 +197,7 @@ pub fn router(state: AppState) -> Router {
                 async move { axum::Json(openapi.as_ref().clone()) }
             }),
         )
+        .route("/metrics", get(metrics))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -211,7 +212,20 @@ pub fn router(state: AppState) -> Router {
                 "This endpoint does not support that method. See /openapi.json.",
             )
         })
-        .route("/metrics", get(metrics))
+        // Innermost: a panicking handler still answers with the envelope,
+        // its request ID and a log entry.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
+                let cause = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("a panic");
+                axum::response::IntoResponse::into_response(ApiError::internal(&format!(
+                    "handler panicked: {cause}"
+                )))
+            },
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::middleware,

@@ -6,7 +6,7 @@ use crate::error::ErrorCode;
 use crate::request_id::RequestId;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
@@ -161,7 +161,18 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let at = now_ms();
-    let method = request.method().to_string();
+    // Methods become metric labels: unknown ones share one, so a client
+    // cannot create series at will.
+    let method = match *request.method() {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => request.method().to_string(),
+        _ => "other".to_string(),
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()

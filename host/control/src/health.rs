@@ -91,7 +91,8 @@ impl Health {
         // Models whose streak of failures a success has already ended.
         let mut streak_over: BTreeMap<&str, bool> = BTreeMap::new();
         for run in runs {
-            if run.status == RunStatus::Running {
+            // A run cut by a restart says nothing about the source.
+            if matches!(run.status, RunStatus::Running | RunStatus::Interrupted) {
                 continue;
             }
             let failed = run.status != RunStatus::Succeeded;

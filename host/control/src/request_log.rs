@@ -127,8 +127,8 @@ pub fn redact_body(
                 redact_json(&mut value, false);
                 value.to_string()
             }
-            // Truncated or malformed JSON: redact by value only.
-            Err(_) => text.to_string(),
+            // Truncated or malformed JSON: redact by key all the same.
+            Err(_) => redact_json_text(text),
         }
     } else if content_type.contains("x-www-form-urlencoded") {
         text.split('&')
@@ -151,6 +151,120 @@ pub fn redact_body(
         out.push_str(&format!("… [{total_len} bytes]"));
     }
     out
+}
+
+/// Redacts the values of secret keys in text that looks like JSON but does
+/// not parse (a capture cut short, a malformed body): after a string that is
+/// a secret key and its `:`, everything up to the end of the value, or of
+/// the text, is replaced.
+pub fn redact_json_text(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let end = string_end(bytes, i);
+        // A string cut short has no closing quote; the slice may then end
+        // inside a character, so it is taken with `get`.
+        let key = text
+            .get(i + 1..end.saturating_sub(1).max(i + 1))
+            .unwrap_or("");
+        let mut after = end;
+        while after < bytes.len() && bytes[after].is_ascii_whitespace() {
+            after += 1;
+        }
+        if after < bytes.len() && bytes[after] == b':' && is_secret_key(key) {
+            let mut start = after + 1;
+            while start < bytes.len() && bytes[start].is_ascii_whitespace() {
+                start += 1;
+            }
+            let stop = value_end(bytes, start);
+            out.push_str(&text[copied..start]);
+            out.push_str(&format!("\"{REDACTED}\""));
+            copied = stop;
+            i = stop;
+        } else {
+            i = end;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// The index just past the string literal starting at `start` (a `"`), or
+/// the end of the text when it is cut short.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The index just past the JSON value starting at `start`, or the end of
+/// the text when it is cut short.
+fn value_end(bytes: &[u8], start: usize) -> usize {
+    match bytes.get(start) {
+        None => bytes.len(),
+        Some(b'"') => string_end(bytes, start),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'"' => {
+                        i = string_end(bytes, i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            bytes.len()
+        }
+        Some(_) => {
+            let mut i = start;
+            while i < bytes.len() && !matches!(bytes[i], b',' | b'}' | b']') {
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
+/// A body already captured by the sandbox (outbound), redacted by key when
+/// it is JSON and for host-issued secrets: the connection's own secret
+/// values were replaced at capture, but a session the source just issued is
+/// not among them yet.
+pub fn redact_captured_body(body: &str) -> String {
+    let trimmed = body.trim_start();
+    let shaped = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        match serde_json::from_str::<serde_json::Value>(body) {
+            Ok(mut value) => {
+                redact_json(&mut value, false);
+                value.to_string()
+            }
+            Err(_) => redact_json_text(body),
+        }
+    } else {
+        body.to_string()
+    };
+    redact_issued_secrets(&shaped)
 }
 
 fn redact_json(value: &mut serde_json::Value, inside_secret: bool) {
@@ -337,8 +451,8 @@ impl CallObserver for OutboundLogger {
             duration_ms: exchange.duration.as_millis() as u64,
             request_headers: exchange.request_headers,
             response_headers: exchange.response_headers,
-            request_body: exchange.request_body,
-            response_body: exchange.response_body,
+            request_body: redact_captured_body(&exchange.request_body),
+            response_body: redact_captured_body(&exchange.response_body),
         });
     }
 }
@@ -346,6 +460,34 @@ impl CallObserver for OutboundLogger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_that_does_not_parse_is_redacted_by_key() {
+        let cut = r#"{"name": "pump", "credentials": {"password": "hunter2", "user": "bob"}, "api_key": 12345, "note": "ok", "private_key": "-----BEGIN PRIV"#;
+        let out = redact_json_text(cut);
+        for secret in ["hunter2", "12345", "BEGIN PRIV"] {
+            assert!(!out.contains(secret), "{secret} in {out}");
+        }
+        assert!(
+            out.contains(r#""name": "pump""#) && out.contains(r#""note": "ok""#),
+            "{out}"
+        );
+        // Malformed, escaped quotes, a key cut inside a character: no panic,
+        // nothing after a secret key survives.
+        assert!(!redact_json_text(r#"{"token": "a\"b c", "x": 1"#).contains("b c"));
+        let _ = redact_json_text("{\"pä");
+        let _ = redact_json_text("\"");
+    }
+
+    #[test]
+    fn captured_bodies_lose_sessions_the_source_just_issued() {
+        let login = r#"{"access_token":"s3ss10n-from-source","expires_in":3600}"#;
+        let out = redact_captured_body(login);
+        assert!(!out.contains("s3ss10n") && out.contains("3600"), "{out}");
+        let cut = r#"{"session_token":"abcdef"#;
+        assert!(!redact_captured_body(cut).contains("abcdef"));
+        assert_eq!(redact_captured_body("plain text"), "plain text");
+    }
 
     #[test]
     fn issued_secrets_are_found_by_prefix() {
