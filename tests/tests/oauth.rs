@@ -32,8 +32,24 @@ fn oauth_connect_refresh_and_reauthorization() -> anyhow::Result<()> {
     assert_eq!(status, 200);
     assert!(body.contains("no OAuth client is registered"), "{body}");
 
-    host.admin(Method::PUT, "/v1/connectors/oauth-demo/oauth-client")
+    // The connector takes its token URL from a setting the customer types:
+    // the client secret may only go to origins the operator names.
+    let unpinned = host
+        .admin(Method::PUT, "/v1/connectors/oauth-demo/oauth-client")
         .json(&json!({"client_id": OAUTH_CLIENT_ID, "client_secret": OAUTH_CLIENT_SECRET}))
+        .send()?;
+    assert_eq!(unpinned.status(), 400);
+    let error: serde_json::Value = unpinned.json()?;
+    assert_eq!(
+        error["error"]["details"]["parameter"], "token_origins",
+        "{error}"
+    );
+    host.admin(Method::PUT, "/v1/connectors/oauth-demo/oauth-client")
+        .json(&json!({
+            "client_id": OAUTH_CLIENT_ID,
+            "client_secret": OAUTH_CLIENT_SECRET,
+            "token_origins": [provider.issuer],
+        }))
         .send()?
         .error_for_status()?;
     let page = host.authorize_oauth(&provider, session["connect_url"].as_str().unwrap())?;

@@ -90,7 +90,11 @@ fn no_secret_reaches_the_disk_or_the_logs() -> anyhow::Result<()> {
 
     // OAuth 2.0, with refresh-token grants while syncing.
     host.admin(Method::PUT, "/v1/connectors/oauth-demo/oauth-client")
-        .json(&json!({"client_id": OAUTH_CLIENT_ID, "client_secret": OAUTH_CLIENT_SECRET}))
+        .json(&json!({
+            "client_id": OAUTH_CLIENT_ID,
+            "client_secret": OAUTH_CLIENT_SECRET,
+            "token_origins": [provider.issuer],
+        }))
         .send()?
         .error_for_status()?;
     let session = host.connect_session(json!({"connector_id": "oauth-demo"}))?;

@@ -32,6 +32,11 @@ pub struct OAuthClient {
     pub client_id: String,
     /// The client secret.
     pub client_secret: String,
+    /// Origins (`https://host[:port]`) where the token endpoint may be: the
+    /// client secret is sent nowhere else. Required when the connector's
+    /// token URL takes its host from a connection setting, which the
+    /// customer types in.
+    pub token_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for OAuthClient {
@@ -92,6 +97,32 @@ pub struct OAuthEndpoints {
     pub token_url: String,
     /// Scopes to request.
     pub scopes: Vec<String>,
+    /// Whether the connector fixes the token endpoint's origin (no setting
+    /// in its scheme, host or port).
+    pub token_origin_fixed: bool,
+}
+
+/// The origin (`scheme://host[:port]`) of an http(s) URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
+}
+
+/// Whether a connector's token URL template takes its origin from a
+/// setting: then the client registration must name the allowed origins.
+pub fn token_origin_from_settings(config: &Oauth2) -> bool {
+    let after_scheme = config
+        .token_url
+        .split_once("://")
+        .map_or(config.token_url.as_str(), |(_, rest)| rest);
+    let authority = after_scheme.split('/').next().unwrap_or_default();
+    config
+        .token_url
+        .split("://")
+        .next()
+        .unwrap_or_default()
+        .contains('{')
+        || authority.contains('{')
 }
 
 /// A PKCE verifier and its S256 challenge.
@@ -123,6 +154,8 @@ fn client_key(connector_id: &str) -> String {
 struct StoredClient {
     client_id: String,
     sealed_secret: String,
+    #[serde(default)]
+    token_origins: Vec<String>,
 }
 
 /// The token endpoint's answer (RFC 6749 §5.1).
@@ -151,6 +184,7 @@ impl OAuth {
             sealed_secret: self
                 .vault
                 .seal(&client_key(connector_id), client.client_secret.as_bytes()),
+            token_origins: client.token_origins.clone(),
         };
         Ok(self
             .store
@@ -171,6 +205,7 @@ impl OAuth {
             .vault
             .open(&client_key(connector_id), &stored.sealed_secret)?;
         Ok(OAuthClient {
+            token_origins: stored.token_origins,
             client_id: stored.client_id,
             client_secret: String::from_utf8(secret)
                 .map_err(|_| OAuthError::Config("the stored client secret is not text".into()))?,
@@ -260,6 +295,19 @@ impl OAuth {
         form: &[(&str, &str)],
         previous_refresh_token: Option<&str>,
     ) -> Result<OAuthGrant, OAuthError> {
+        // The client secret goes only where the operator (or the connector
+        // itself) put the token endpoint, never to a host a customer typed.
+        let origin = origin_of(&endpoints.token_url).unwrap_or_default();
+        let allowed = if client.token_origins.is_empty() {
+            endpoints.token_origin_fixed
+        } else {
+            client.token_origins.contains(&origin)
+        };
+        if !allowed {
+            return Err(OAuthError::Config(format!(
+                "the token endpoint `{origin}` is not among the origins registered with the OAuth client"
+            )));
+        }
         let response = self
             .http
             .post(&endpoints.token_url)
@@ -362,6 +410,7 @@ pub fn endpoints(
         authorize_url,
         token_url,
         scopes: config.scopes.clone(),
+        token_origin_fixed: !token_origin_from_settings(config),
     })
 }
 

@@ -628,7 +628,7 @@ pub struct ConnectorPath {
 /// The host's OAuth 2.0 client at the connector's provider.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"client_id": "switchyard", "client_secret": "s3cret-from-the-provider"}))]
+#[schema(example = json!({"client_id": "switchyard", "client_secret": "s3cret-from-the-provider", "token_origins": ["https://login.example.com"]}))]
 pub struct OAuthClientIn {
     /// The client id registered at the provider.
     #[schema(min_length = 1, max_length = 1024)]
@@ -636,6 +636,12 @@ pub struct OAuthClientIn {
     /// The client secret; sealed at rest, never returned.
     #[schema(min_length = 1, max_length = 1024)]
     pub client_secret: String,
+    /// Origins (`https://host[:port]`) where the provider's token endpoint
+    /// is; the client secret is sent nowhere else. Required when the
+    /// connector takes the token URL's host from a connection setting.
+    #[serde(default)]
+    #[schema(max_items = 20, example = json!(["https://login.example.com"]))]
+    pub token_origins: Vec<String>,
 }
 
 /// Register the OAuth 2.0 client of a connector (admin).
@@ -667,7 +673,7 @@ pub async fn set_oauth_client(
 ) -> Result<StatusCode, ApiError> {
     principal.require_admin()?;
     let component = state.registry.resolve(&path.connector_id, None).await?;
-    if !matches!(component.info().auth, AuthMethod::Oauth2(_)) {
+    let AuthMethod::Oauth2(config) = &component.info().auth else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "oauth_not_used",
@@ -676,7 +682,7 @@ pub async fn set_oauth_client(
                 path.connector_id
             ),
         ));
-    }
+    };
     for (name, value) in [
         ("client_id", &body.client_id),
         ("client_secret", &body.client_secret),
@@ -688,6 +694,30 @@ pub async fn set_oauth_client(
             ));
         }
     }
+    if body.token_origins.len() > 20 {
+        return Err(ApiError::invalid_parameter(
+            "token_origins",
+            "At most 20 token origins.",
+        ));
+    }
+    let mut token_origins = Vec::new();
+    for origin in &body.token_origins {
+        let Some(normalized) = switchyard_control::oauth::origin_of(origin) else {
+            return Err(ApiError::invalid_parameter(
+                "token_origins",
+                format!(
+                    "`{origin}` is not an http or https origin such as `https://login.example.com`."
+                ),
+            ));
+        };
+        token_origins.push(normalized);
+    }
+    if token_origins.is_empty() && switchyard_control::oauth::token_origin_from_settings(config) {
+        return Err(ApiError::invalid_parameter(
+            "token_origins",
+            "This connector takes its token endpoint's host from a connection setting: name the origins where it may be, so the client secret goes nowhere else.",
+        ));
+    }
     state
         .connections
         .oauth()
@@ -696,6 +726,7 @@ pub async fn set_oauth_client(
             &OAuthClient {
                 client_id: body.client_id,
                 client_secret: body.client_secret,
+                token_origins,
             },
         )
         .map_err(oauth_error)?;
