@@ -369,6 +369,17 @@ async fn submit(
             "The form did not carry its connect link. Open the link again.",
         ));
     };
+    let (key, _) = match open_for(&state, &secret, &connector) {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    let Some(_submission) = state.connect.begin_submission(&key) else {
+        return connect_error(ConnectError::Invalid(
+            "This connect link is being submitted in another window. Wait for that page, or ask for a new link.",
+        ));
+    };
+    // Read again under the claim: what a submission that just ended did
+    // (used the link, counted a failure) is seen.
     let (key, mut session) = match open_for(&state, &secret, &connector) {
         Ok(found) => found,
         Err(response) => return *response,

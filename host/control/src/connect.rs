@@ -143,6 +143,23 @@ pub struct ConnectSessions {
     redirect_origins: Arc<Vec<String>>,
     /// Makes the take-once operations (codes, states) atomic.
     taking: Arc<Mutex<()>>,
+    /// Links being submitted right now: one submission at a time per link.
+    submitting: Arc<Mutex<std::collections::HashSet<String>>>,
+}
+
+/// A link being submitted; released when dropped.
+pub struct Submission {
+    submitting: Arc<Mutex<std::collections::HashSet<String>>>,
+    key: String,
+}
+
+impl Drop for Submission {
+    fn drop(&mut self) {
+        self.submitting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+    }
 }
 
 fn session_key(secret: &str) -> String {
@@ -172,7 +189,24 @@ impl ConnectSessions {
                     .collect(),
             ),
             taking: Arc::new(Mutex::new(())),
+            submitting: Arc::new(Mutex::new(std::collections::HashSet::new())),
         }
+    }
+
+    /// Starts a submission of the link stored under `key`: `None` while
+    /// another one is in progress. Two windows posting one link at once
+    /// would otherwise both authenticate (two tokens, one revoking the
+    /// other) and both count a failure from the same starting point.
+    pub fn begin_submission(&self, key: &str) -> Option<Submission> {
+        let fresh = self
+            .submitting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string());
+        fresh.then(|| Submission {
+            submitting: self.submitting.clone(),
+            key: key.to_string(),
+        })
     }
 
     /// The connections the sessions authenticate.
