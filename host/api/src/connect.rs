@@ -539,10 +539,18 @@ async fn finish(
     session: &ConnectSession,
     done: Authenticated,
 ) -> Response {
+    let connection_id = done.connection.id.clone();
+    // The answer that carries the new token is made first: if that fails,
+    // the link still works and the customer can submit it again (which
+    // issues another token), rather than being left with the old tokens
+    // revoked and no new one.
+    let response = answer_with_token(state, session, &done);
+    if response.status().is_server_error() {
+        return response;
+    }
     if let Err(e) = state.connect.finish(key) {
         return internal(&e);
     }
-    let connection_id = done.connection.id.clone();
     if let Err(e) = state
         .scheduler
         .trigger(&connection_id, None, Default::default())
@@ -556,8 +564,15 @@ async fn finish(
         revoked_tokens = done.revoked_tokens,
         "connect flow completed"
     );
+    response
+}
+
+/// The end of a successful connect flow: a redirect with a one-time code,
+/// or the page showing the token once.
+fn answer_with_token(state: &AppState, session: &ConnectSession, done: &Authenticated) -> Response {
+    let connection_id = &done.connection.id;
     if let Some(redirect) = &session.redirect_url {
-        let code = match state.connect.issue_code(&connection_id, &done.token.secret) {
+        let code = match state.connect.issue_code(connection_id, &done.token.secret) {
             Ok(code) => code,
             Err(e) => return internal(&e),
         };
@@ -566,7 +581,7 @@ async fn finish(
         };
         url.query_pairs_mut()
             .append_pair("code", &code)
-            .append_pair("connection_id", &connection_id);
+            .append_pair("connection_id", connection_id);
         let mut response = StatusCode::SEE_OTHER.into_response();
         secure_headers(response.headers_mut());
         match HeaderValue::from_str(url.as_str()) {
@@ -591,7 +606,7 @@ async fn finish(
             "<h1>{verb}</h1><p class=\"ok\">The connection <strong id=\"connection-id\">{}</strong> is active and syncing.</p>\
              <p>This is its API token. It is shown only this once: copy it now into the application that reads the data.</p>\
              <code id=\"token\">{}</code>{revoked}",
-            escape(&connection_id),
+            escape(connection_id),
             escape(&done.token.secret)
         );
         page(StatusCode::OK, verb, &body)
