@@ -44,10 +44,36 @@ where
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
-                format!("The request body is invalid: {e}"),
+                format!(
+                    "The request body is invalid: {}",
+                    without_values(&e.to_string())
+                ),
             )
         })
     }
+}
+
+/// A serde message without the submitted value it quotes ("invalid type:
+/// string `hunter2`, expected …"): a body may carry credentials, and the
+/// message goes back to the caller and into the request log. Field names,
+/// which serde also quotes, stay.
+fn without_values(message: &str) -> String {
+    for kind in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(at) = message.find(kind) {
+            let rest = &message[at + kind.len()..];
+            if let (Some(open), Some(close)) = (rest.find('`'), rest.rfind('`'))
+                && open < close
+            {
+                return format!(
+                    "{}{kind}{}(value not shown){}",
+                    &message[..at],
+                    &rest[..open],
+                    &rest[close + 1..]
+                );
+            }
+        }
+    }
+    message.to_string()
 }
 
 impl From<QueryRejection> for ApiError {
@@ -90,5 +116,19 @@ impl From<JsonRejection> for ApiError {
             "invalid_body",
             format!("The request body is invalid: {}", rejection.body_text()),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn submitted_values_are_not_echoed() {
+        let message = super::without_values("invalid type: string `hunter2`, expected u32");
+        assert_eq!(
+            message,
+            "invalid type: string (value not shown), expected u32"
+        );
+        let unknown = "unknown field `pasword`, expected one of `password`";
+        assert_eq!(super::without_values(unknown), unknown);
     }
 }
