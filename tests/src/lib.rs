@@ -597,6 +597,17 @@ impl Host {
         connect_url: &str,
         fields: &[(&str, &str)],
     ) -> Result<(u16, Option<String>, String)> {
+        let (status, location, _, body) = self.post_connect_form(connect_url, fields)?;
+        Ok((status, location, body))
+    }
+
+    /// Like [`Host::submit_connect_form`], with the cookie the answer sets
+    /// (`name=value`), if any.
+    fn post_connect_form(
+        &self,
+        connect_url: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<(u16, Option<String>, Option<String>, String)> {
         let url = reqwest::Url::parse(connect_url)?;
         let session = url
             .query_pairs()
@@ -615,7 +626,13 @@ impl Host {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        Ok((status, location, response.text()?))
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_string);
+        Ok((status, location, cookie, response.text()?))
     }
 
     /// Connects demo-cmms through the connect flow (a session with a
@@ -674,7 +691,36 @@ impl Host {
     /// the authorize request (client, PKCE S256, scopes, state, redirect
     /// URI) and that the callback cannot be replayed. Returns the final page.
     pub fn authorize_oauth(&self, provider: &OAuthProvider, connect_url: &str) -> Result<String> {
-        let (status, location, body) = self.submit_connect_form(
+        let (callback, status, text) = self.oauth_round_trip(provider, connect_url, true)?;
+        anyhow::ensure!(status == 200, "the callback answered {status}: {text}");
+        let replay = no_redirect_client().get(&callback).send()?;
+        anyhow::ensure!(
+            replay.status() == 400,
+            "a replayed callback answered {}",
+            replay.status()
+        );
+        Ok(text)
+    }
+
+    /// The same, but the provider sends another browser (one without the
+    /// cookie the connect page set) to the callback: (status, page).
+    pub fn authorize_oauth_in_another_browser(
+        &self,
+        provider: &OAuthProvider,
+        connect_url: &str,
+    ) -> Result<(u16, String)> {
+        let (_, status, text) = self.oauth_round_trip(provider, connect_url, false)?;
+        Ok((status, text))
+    }
+
+    /// Form post, provider, callback: (callback URL, callback status, page).
+    fn oauth_round_trip(
+        &self,
+        provider: &OAuthProvider,
+        connect_url: &str,
+        same_browser: bool,
+    ) -> Result<(String, u16, String)> {
+        let (status, location, cookie, body) = self.post_connect_form(
             connect_url,
             &[
                 ("setting:issuer-url", &provider.issuer),
@@ -715,17 +761,14 @@ impl Host {
             callback.starts_with(&format!("{redirect_uri}?")),
             "{callback}"
         );
-        let page = no_redirect_client().get(&callback).send()?;
-        let status = page.status();
-        let text = page.text()?;
-        anyhow::ensure!(status == 200, "the callback answered {status}: {text}");
-        let replay = no_redirect_client().get(&callback).send()?;
-        anyhow::ensure!(
-            replay.status() == 400,
-            "a replayed callback answered {}",
-            replay.status()
-        );
-        Ok(text)
+        let cookie = cookie.context("the redirect to the provider sets the browser cookie")?;
+        let mut request = no_redirect_client().get(&callback);
+        if same_browser {
+            request = request.header("cookie", &cookie);
+        }
+        let page = request.send()?;
+        let status = page.status().as_u16();
+        Ok((callback, status, page.text()?))
     }
 
     /// The connection's runs, newest first.

@@ -95,6 +95,12 @@ fn oauth_connect_refresh_and_reauthorization() -> anyhow::Result<()> {
         "connection_id": connection,
     }))?;
     assert_eq!(session["reconnect"], true);
+    // Someone else's consent (the callback in a browser that did not start
+    // the flow) does not complete the link.
+    let (status, page) = host
+        .authorize_oauth_in_another_browser(&provider, session["connect_url"].as_str().unwrap())?;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("started in another browser"), "{page}");
     let page = host.authorize_oauth(&provider, session["connect_url"].as_str().unwrap())?;
     assert!(page.contains("Reconnected"));
     let new_token = token_on_page(&page)?;

@@ -30,6 +30,8 @@ use switchyard_store::model::now_ms;
 const MAX_FORM_FIELDS: usize = 200;
 /// Where the OAuth 2.0 provider sends the customer back.
 pub const OAUTH_CALLBACK_PATH: &str = "/connect/oauth/callback";
+/// The cookie that ties an OAuth callback to the browser that started it.
+const OAUTH_BROWSER_COOKIE: &str = "sy_oauth_browser";
 
 /// The connect page's routes (not part of the JSON API or its OpenAPI).
 pub fn router() -> Router<AppState> {
@@ -647,14 +649,24 @@ fn start_oauth(
         }
     };
     let redirect_uri = format!("{}{OAUTH_CALLBACK_PATH}", state.public_url);
-    let (oauth_state, challenge) =
+    let (oauth_state, challenge, browser_nonce) =
         match state
             .connect
             .begin_oauth(key, session, checked, &redirect_uri)
         {
-            Ok(pair) => pair,
+            Ok(started) => started,
             Err(e) => return internal(&e),
         };
+    // Lax: sent on the provider's top-level redirect back, not on requests
+    // other sites make.
+    let secure = if state.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{OAUTH_BROWSER_COOKIE}={browser_nonce}; Path={OAUTH_CALLBACK_PATH}; Max-Age=1800; HttpOnly; SameSite=Lax{secure}"
+    );
     match oauth_api.authorize_url(&endpoints, &client, &redirect_uri, &oauth_state, &challenge) {
         Ok(url) => {
             let mut response = StatusCode::SEE_OTHER.into_response();
@@ -662,7 +674,13 @@ fn start_oauth(
             match HeaderValue::from_str(&url) {
                 Ok(location) => {
                     response.headers_mut().insert(header::LOCATION, location);
-                    response
+                    match HeaderValue::from_str(&cookie) {
+                        Ok(cookie) => {
+                            response.headers_mut().insert(header::SET_COOKIE, cookie);
+                            response
+                        }
+                        Err(_) => internal(&"a cookie is not a valid header"),
+                    }
                 }
                 Err(_) => internal(&"an authorize URL is not a valid header"),
             }
@@ -680,14 +698,26 @@ struct CallbackParams {
 
 async fn oauth_callback(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Query(params): Query<CallbackParams>,
 ) -> Response {
+    let browser_nonce = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == OAUTH_BROWSER_COOKIE)
+        .map(|(_, value)| value.to_string());
     let Some(oauth_state) = params.state else {
         return connect_error(ConnectError::Invalid(
             "The provider sent the browser back without the authorization's state. Start again from the connect link.",
         ));
     };
-    let (key, session, verifier) = match state.connect.take_oauth(&oauth_state) {
+    let (key, session, verifier) = match state
+        .connect
+        .take_oauth(&oauth_state, browser_nonce.as_deref())
+    {
         Ok(found) => found,
         Err(e) => return connect_error(e),
     };

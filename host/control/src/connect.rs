@@ -84,6 +84,9 @@ pub struct PendingOAuth {
 struct StateDoc {
     session_key: String,
     expires_at: Millis,
+    /// Hash of the nonce the starting browser holds in a cookie.
+    #[serde(default)]
+    browser_hash: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -337,16 +340,19 @@ impl ConnectSessions {
     }
 
     /// Starts an OAuth 2.0 redirect for a session: returns the `state` and
-    /// the PKCE challenge to send to the provider.
+    /// the PKCE challenge to send to the provider, and a nonce for the
+    /// browser to keep in a cookie: the callback must come from the browser
+    /// that started, or someone else's consent could complete this link.
     pub fn begin_oauth(
         &self,
         key: &str,
         session: &mut ConnectSession,
         settings: BTreeMap<String, String>,
         redirect_uri: &str,
-    ) -> Result<(String, String), ConnectError> {
+    ) -> Result<(String, String, String), ConnectError> {
         let (verifier, challenge) = pkce_pair();
         let state = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+        let browser_nonce = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
         let now = now_ms();
         session.oauth = Some(PendingOAuth {
             settings,
@@ -360,16 +366,19 @@ impl ConnectSessions {
             &StateDoc {
                 session_key: key.to_string(),
                 expires_at: now + OAUTH_TTL_MS,
+                browser_hash: hash_secret(&browser_nonce),
             },
         )?;
-        Ok((state, challenge))
+        Ok((state, challenge, browser_nonce))
     }
 
     /// Takes the session an OAuth `state` belongs to, once: returns its key,
-    /// the session and the PKCE verifier.
+    /// the session and the PKCE verifier. `browser_nonce` is the cookie of
+    /// the browser that came back; it must be the one that started.
     pub fn take_oauth(
         &self,
         state: &str,
+        browser_nonce: Option<&str>,
     ) -> Result<(String, ConnectSession, String), ConnectError> {
         let invalid = ConnectError::Invalid(
             "This authorization is not valid: it was already completed or it expired. Start again from the connect link.",
@@ -384,6 +393,13 @@ impl ConnectSessions {
             self.store.delete_connect_doc(&state_key)?;
             doc.ok_or(invalid)?
         };
+        if !doc.browser_hash.is_empty()
+            && browser_nonce.map(hash_secret).as_deref() != Some(doc.browser_hash.as_str())
+        {
+            return Err(ConnectError::Invalid(
+                "This authorization was started in another browser. Open the connect link again, in this browser.",
+            ));
+        }
         if doc.expires_at <= now_ms() {
             return Err(ConnectError::Invalid(
                 "The authorization took too long. Start again from the connect link.",
