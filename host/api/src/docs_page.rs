@@ -2,6 +2,7 @@
 //! rendered from the OpenAPI document (no scripts, no CDN: it works offline
 //! and under a strict content security policy).
 
+use crate::connect::escape;
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -9,21 +10,6 @@ const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 /// Operations of one tag: (method, path, operation).
 type Operations<'a> = Vec<(String, String, &'a Value)>;
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Follows a `$ref` into `components`.
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
