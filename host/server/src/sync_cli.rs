@@ -151,18 +151,19 @@ async fn remote(args: &SyncArgs, url: &str) -> anyhow::Result<Vec<Run>> {
         .build()?;
     let base = url.trim_end_matches('/');
     let connection = &args.connection;
-    let latest_run = || async {
-        let runs: Value = client
-            .get(format!("{base}/v1/connections/{connection}/runs?limit=1"))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        anyhow::Ok(runs["data"][0]["id"].as_u64().unwrap_or(0))
+    // The connection's newest runs, newest first, as the API lists them.
+    let newest_runs = |limit: u32| {
+        let request = client
+            .get(format!(
+                "{base}/v1/connections/{connection}/runs?limit={limit}"
+            ))
+            .bearer_auth(token);
+        async move {
+            let page: Value = request.send().await?.error_for_status()?.json().await?;
+            anyhow::Ok(page)
+        }
     };
-    let before = latest_run().await?;
+    let before = newest_runs(1).await?["data"][0]["id"].as_u64().unwrap_or(0);
     let response = client
         .post(format!("{base}/v1/connections/{connection}/sync"))
         .bearer_auth(token)
@@ -205,14 +206,7 @@ async fn remote(args: &SyncArgs, url: &str) -> anyhow::Result<Vec<Run>> {
         })
         .collect();
     loop {
-        let page: Value = client
-            .get(format!("{base}/v1/connections/{connection}/runs?limit=100"))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let page = newest_runs(100).await?;
         let runs: Vec<Run> = page["data"]
             .as_array()
             .into_iter()
