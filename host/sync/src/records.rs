@@ -73,28 +73,7 @@ impl RecordValidator {
     /// Why `data` is not a valid `model` record with id `id`, if it is not.
     /// `Err` when `data` is not JSON at all.
     pub fn problem(&self, model: &str, id: &str, data: &str) -> Result<Option<String>, String> {
-        let report = match self.schemas.get(model) {
-            Some(schema) => schema.validate(data),
-            None => check_syntax(data),
-        }
-        .map_err(|e| format!("record `{id}` of {model} is not valid JSON: {e}"))?;
-        if !report.is_object {
-            return Ok(Some("the record is not a JSON object".into()));
-        }
-        if !report.errors.is_empty() {
-            return Ok(Some(truncate(&format!(
-                "does not match the {model} schema: {}",
-                report.errors.join("; ")
-            ))));
-        }
-        if let Some(data_id) = report.id
-            && data_id != id
-        {
-            return Ok(Some(truncate(&format!(
-                "its `id` is `{data_id}` but the change is for `{id}`"
-            ))));
-        }
-        Ok(None)
+        problem(self.schemas.get(model), model, id, data)
     }
 
     /// Splits a page into valid changes and quarantined records. Data that is
@@ -106,6 +85,7 @@ impl RecordValidator {
         run_id: u64,
         changes: Vec<Change>,
     ) -> Result<CheckedPage, String> {
+        let schema = self.schemas.get(model);
         let mut page = CheckedPage::default();
         page.changes.reserve(changes.len());
         for change in changes {
@@ -121,7 +101,7 @@ impl RecordValidator {
                 }
                 (Operation::Upsert, data) => {
                     let data = data.unwrap_or_default();
-                    if let Some(reason) = self.problem(model, &change.id, &data)? {
+                    if let Some(reason) = problem(schema, model, &change.id, &data)? {
                         page.quarantined
                             .push(quarantine(model, run_id, &change.id, &reason, &data));
                         continue;
@@ -138,6 +118,36 @@ impl RecordValidator {
         }
         Ok(page)
     }
+}
+
+fn problem(
+    schema: Option<&CompiledSchema>,
+    model: &str,
+    id: &str,
+    data: &str,
+) -> Result<Option<String>, String> {
+    let report = match schema {
+        Some(schema) => schema.validate_record(data, id),
+        None => check_syntax(data, Some(id)),
+    }
+    .map_err(|e| format!("record `{id}` of {model} is not valid JSON: {e}"))?;
+    if !report.is_object {
+        return Ok(Some("the record is not a JSON object".into()));
+    }
+    if !report.errors.is_empty() {
+        return Ok(Some(truncate(&format!(
+            "does not match the {model} schema: {}",
+            report.errors.join("; ")
+        ))));
+    }
+    if let Some(data_id) = report.id
+        && data_id != id
+    {
+        return Ok(Some(truncate(&format!(
+            "its `id` is `{data_id}` but the change is for `{id}`"
+        ))));
+    }
+    Ok(None)
 }
 
 fn quarantine(model: &str, run_id: u64, id: &str, reason: &str, data: &str) -> QuarantinedRecord {
