@@ -36,6 +36,13 @@ pub fn record(prefix: &[u8], record_id: &str) -> Vec<u8> {
     key
 }
 
+/// Turns `key`, which starts with a model prefix of `prefix_len` bytes, into
+/// that model's key for `record_id`: [`record`] reusing one buffer.
+pub fn set_record_id(key: &mut Vec<u8>, prefix_len: usize, record_id: &str) {
+    key.truncate(prefix_len);
+    key.extend_from_slice(record_id.as_bytes());
+}
+
 /// `conn model seq`: a change feed entry.
 pub fn feed(prefix: &[u8], seq: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + 8);

@@ -438,6 +438,8 @@ impl Store {
         let mut batch = WriteBatch::default();
         let mut state = commit.state.clone();
         let synced_at = now_ms();
+        // One key and one value buffer for the whole page (`put_cf` copies).
+        let mut key = prefix.clone();
         let mut value = Vec::new();
         // The whole page's feed entries go in one chunk under its first
         // sequence number: one extra key per page instead of per record.
@@ -448,7 +450,8 @@ impl Store {
             let seq = state.next_seq;
             state.next_seq += 1;
             codec::encode_record(&mut value, seq, change, synced_at);
-            batch.put_cf(records, keys::record(&prefix, &change.id), &value);
+            keys::set_record_id(&mut key, prefix.len(), &change.id);
+            batch.put_cf(records, &key, &value);
             codec::push_feed_item(&mut chunk, change);
         }
         if !chunk.is_empty() {
