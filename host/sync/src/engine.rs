@@ -3,7 +3,7 @@
 
 use crate::policy::{Action, Attempts, Outcome, RetryPolicy};
 use crate::records::{CheckedPage, RecordValidator};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard_control::connections::ConnectionSecrets;
@@ -185,9 +185,19 @@ impl From<StoreError> for RunFailure {
     }
 }
 
+/// Pages validated and handed to the store while the next is fetched.
+/// Two absorb the jitter between fetching and writing (a RocksDB flush
+/// slows one commit, a slow source one fetch) and the thread wake-ups
+/// between them, which a single page in flight turns into idle time on
+/// both sides.
+const COMMITS_IN_FLIGHT: usize = 2;
+
 /// A page being written on a blocking thread.
 struct PendingCommit {
-    task: tokio::task::JoinHandle<Result<(SyncState, Run), StoreError>>,
+    task: tokio::task::JoinHandle<Result<(SyncState, Run), RunFailure>>,
+    /// Passes the state this commit leaves to the commit queued after it:
+    /// `None` when this one failed, and the next must not write either.
+    handoff: Option<std::sync::mpsc::Receiver<Option<SyncState>>>,
 }
 
 /// Everything one run works with.
@@ -488,10 +498,11 @@ impl SyncEngine {
         })
     }
 
-    /// Pages until the connector has no more. Commits are pipelined: page N
-    /// is written on a blocking thread while page N+1 is fetched and
-    /// validated, and commits still land strictly in order — page N+1 is
-    /// only handed to the store after page N's write returned.
+    /// Pages until the connector has no more. Commits are pipelined: pages
+    /// N and N+1 are written on blocking threads while page N+2 is fetched
+    /// and validated, and commits still land strictly in order — page N+1's
+    /// write starts from the state page N's write returned, and only if it
+    /// succeeded.
     async fn pages(
         &self,
         cx: &mut RunContext<'_>,
@@ -509,7 +520,7 @@ impl SyncEngine {
         let mut seen_cursors: HashSet<u64> = state.cursor.iter().map(|c| cursor_hash(c)).collect();
         // The cursor of the newest page, committed or in flight.
         let mut cursor = state.cursor.clone();
-        let mut pending: Option<PendingCommit> = None;
+        let mut pending = VecDeque::with_capacity(COMMITS_IN_FLIGHT);
         loop {
             let session_expiring = cx
                 .secrets
@@ -549,13 +560,20 @@ impl SyncEngine {
                     let has_more = page.has_more;
                     cursor = Some(page.cursor.clone());
                     let checked = inner.validator.check(&run.model, run.id, page.changes);
-                    // The page in flight lands before anything else, even
-                    // when this one fails: it must not overwrite the run's
+                    // The pages in flight land before anything else, even
+                    // when this one fails: they must not overwrite the run's
                     // end.
-                    self.settle(&mut pending, state, cx).await?;
+                    if checked.is_err() {
+                        self.settle(&mut pending, state, cx).await?;
+                    }
                     let checked = checked
                         .map_err(|message| RunFailure::host("plugin_invalid_output", message))?;
-                    pending = Some(self.start_commit(run, state, checked, page.cursor, has_more));
+                    if pending.len() >= COMMITS_IN_FLIGHT {
+                        self.settle_oldest(&mut pending, state, cx).await?;
+                    }
+                    let commit =
+                        self.start_commit(&mut pending, run, state, checked, page.cursor, has_more);
+                    pending.push_back(commit);
                     if !has_more {
                         self.settle(&mut pending, state, cx).await?;
                         return Ok(());
@@ -614,6 +632,7 @@ impl SyncEngine {
     /// cursor on a blocking thread.
     fn start_commit(
         &self,
+        pending: &mut VecDeque<PendingCommit>,
         run: &mut Run,
         state: &SyncState,
         checked: CheckedPage,
@@ -637,30 +656,67 @@ impl SyncEngine {
         run.records_quarantined += checked.quarantined.len() as u64;
         let store = self.inner.store.clone();
         let (run_copy, state_copy) = (run.clone(), state.clone());
+        // With a commit still in flight, this one starts from the state that
+        // one leaves, not from `state`.
+        let previous = pending.back_mut().and_then(|p| p.handoff.take());
+        let (handoff, next) = std::sync::mpsc::sync_channel(1);
         let task = tokio::task::spawn_blocking(move || {
-            let state = store.commit_page(PageCommit {
+            let state = match previous {
+                None => state_copy,
+                Some(previous) => match previous.recv() {
+                    Ok(Some(state)) => state,
+                    // The page before failed (its error is the run's): this
+                    // one must not land after it.
+                    _ => {
+                        return Err(RunFailure::host(
+                            "internal_error",
+                            "an earlier page of this run failed to commit".into(),
+                        ));
+                    }
+                },
+            };
+            let result = store.commit_page(PageCommit {
                 connection_id: &run_copy.connection_id,
                 model: &run_copy.model,
                 changes: &checked.changes,
                 quarantined: &checked.quarantined,
-                state: &state_copy,
+                state: &state,
                 cursor: &cursor,
                 completes_initial,
                 run: &run_copy,
-            })?;
-            Ok((state, run_copy))
+            });
+            let _ = handoff.send(result.as_ref().ok().cloned());
+            Ok((result?, run_copy))
         });
-        PendingCommit { task }
+        PendingCommit {
+            task,
+            handoff: Some(next),
+        }
     }
 
-    /// Waits for the page being written, if any, and takes its new state.
+    /// Waits for every page being written, in order, and takes the state
+    /// the last one leaves.
     async fn settle(
         &self,
-        pending: &mut Option<PendingCommit>,
+        pending: &mut VecDeque<PendingCommit>,
         state: &mut SyncState,
         cx: &RunContext<'_>,
     ) -> Result<(), RunFailure> {
-        let Some(commit) = pending.take() else {
+        while !pending.is_empty() {
+            self.settle_oldest(pending, state, cx).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest page being written, if any, and takes the state
+    /// it leaves.
+    async fn settle_oldest(
+        &self,
+        pending: &mut VecDeque<PendingCommit>,
+        state: &mut SyncState,
+        cx: &RunContext<'_>,
+    ) -> Result<(), RunFailure> {
+        let Some(commit) = pending.pop_front() else {
             return Ok(());
         };
         let (new_state, committed_run) = commit.task.await.map_err(|e| {
