@@ -4,9 +4,10 @@
 //!
 //! `cargo bench -p switchyard-sync --bench ingest` (after scripts/build-plugins).
 //! `INGEST_RECORDS` (default 1,000,000) and `INGEST_PAGE_SIZE` (default 1000)
-//! change the workload.
+//! change the workload; `INGEST_ROUNDS` (default 3) how often both run, in
+//! turn, for the medians (this VM's timings vary by ±10 % run to run).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_control::{Connections, NewConnection, Registry, Tokens, Vault};
@@ -21,13 +22,47 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// The record the synthetic connector makes for `n`, byte for byte.
+/// The record the synthetic connector makes for `n`, byte for byte, made
+/// the same way (`push_str` and a small integer writer; see
+/// `plugins/synthetic`), so both sides pay the same for making records.
 fn record(n: u64) -> (String, String) {
-    let id = format!("AST-{n:09}");
-    let data = format!(
-        r#"{{"id":"{id}","tag":"P-{n}","name":"Synthetic centrifugal pump {n}","category":"pump","manufacturer":"Grundfos","model":"NK 65-250","status":"operational","criticality":"high","updated_at":"2026-11-28T00:00:00.000Z"}}"#
-    );
+    let mut id = String::with_capacity(16);
+    id.push_str("AST-");
+    push_decimal(&mut id, n, 9);
+    let mut data = String::with_capacity(240);
+    data.push_str(r#"{"id":""#);
+    data.push_str(&id);
+    data.push_str(r#"","tag":"P-"#);
+    push_decimal(&mut data, n, 1);
+    data.push_str(r#"","name":"Synthetic centrifugal pump "#);
+    push_decimal(&mut data, n, 1);
+    data.push_str(concat!(
+        r#"","category":"pump","manufacturer":"Grundfos","model":"NK 65-250","#,
+        r#""status":"operational","criticality":"high","updated_at":"2026-11-28T00:00:00.000Z"}"#
+    ));
     (id, data)
+}
+
+fn push_decimal(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    loop {
+        // Cranelift emits a real division for `/ 10` on u64; below 2^32 the
+        // quotient is exactly `n * 0xCCCC_CCCD >> 35`.
+        let quotient = if n <= u64::from(u32::MAX) {
+            (n * 0xCCCC_CCCD) >> 35
+        } else {
+            n / 10
+        };
+        start -= 1;
+        digits[start] = b'0' + (n - quotient * 10) as u8;
+        n = quotient;
+        if n == 0 {
+            break;
+        }
+    }
+    start = start.min(digits.len() - width.min(digits.len()));
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap());
 }
 
 /// Raw baseline: the same records, one put each, in batches of a page.
@@ -60,7 +95,9 @@ fn baseline(records: u64, page_size: u64) -> Duration {
     started.elapsed()
 }
 
-async fn pipeline(records: u64, page_size: u32, wasm: &[u8]) -> Duration {
+/// The whole sync path: the time it took and the CPU time each kind of
+/// thread spent meanwhile.
+async fn pipeline(records: u64, page_size: u32, wasm: &[u8]) -> (Duration, ThreadCpu) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("db")).unwrap());
     let vault = Arc::new(Vault::from_spec(&Vault::generate_key()).unwrap());
@@ -90,19 +127,30 @@ async fn pipeline(records: u64, page_size: u32, wasm: &[u8]) -> Duration {
             ..SyncConfig::default()
         },
     );
+    let before = thread_cpu();
     let started = Instant::now();
     let run = engine
         .sync_model(&connection.id, "assets", RunOptions::default(), None)
         .await
         .unwrap();
     let elapsed = started.elapsed();
+    let cpu = thread_cpu().since(&before);
     assert!(run.error.is_none(), "{:?}", run.error);
     assert_eq!(run.records_upserted, records);
     assert_eq!(
         store.count_records(&connection.id, "assets").unwrap(),
         (records, 0)
     );
-    elapsed
+    // The baseline writes what the connector made: check a few records.
+    for n in [0, 1, records / 2, records - 1] {
+        let (id, data) = record(n);
+        let stored = store
+            .get_record(&connection.id, "assets", &id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{id} is stored"));
+        assert_eq!(stored.data, data.as_bytes(), "{id}");
+    }
+    (elapsed, cpu)
 }
 
 /// Where the time goes: connector calls alone, validation alone, commits alone.
@@ -205,6 +253,7 @@ async fn breakdown(records: u64, page_size: u32, wasm: &[u8]) {
 fn main() {
     let records = env_number("INGEST_RECORDS", 1_000_000);
     let page_size = env_number("INGEST_PAGE_SIZE", 1000);
+    let rounds = env_number("INGEST_ROUNDS", 3).max(1);
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../dist/plugins/synthetic.wasm"
@@ -212,31 +261,101 @@ fn main() {
     let wasm =
         std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}; run scripts/build-plugins"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    // INGEST_PIPELINE_ONLY skips the baseline, for profiling the pipeline.
+    let pipeline_only = std::env::var_os("INGEST_PIPELINE_ONLY").is_some();
 
     let rate = |elapsed: Duration| records as f64 / elapsed.as_secs_f64();
-    // INGEST_PIPELINE_ONLY skips the baseline, for profiling the pipeline.
-    let base = if std::env::var_os("INGEST_PIPELINE_ONLY").is_some() {
-        Duration::from_secs(1)
-    } else {
-        baseline(records, page_size)
+    println!(
+        "ingest: {records} records of ~220 bytes, pages of {page_size}, {rounds} rounds (baseline and pipeline alternate)\n"
+    );
+    println!("| round | raw RocksDB WriteBatch | sync pipeline | ratio | pipeline CPU by thread |");
+    println!("|---|---|---|---|---|");
+    let mut results = Vec::new();
+    for round in 1..=rounds {
+        let base = if pipeline_only {
+            Duration::from_secs(1)
+        } else {
+            baseline(records, page_size)
+        };
+        let (full, cpu) = runtime.block_on(pipeline(records, page_size as u32, &wasm));
+        let ratio = rate(full) / rate(base);
+        println!(
+            "| {round} | {:.0} records/s | {:.0} records/s | {ratio:.2} | {cpu} |",
+            rate(base),
+            rate(full)
+        );
+        results.push((rate(base), rate(full), ratio));
+    }
+    let median = |pick: fn(&(f64, f64, f64)) -> f64| {
+        let mut values: Vec<f64> = results.iter().map(pick).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
     };
-    let full = runtime.block_on(pipeline(records, page_size as u32, &wasm));
-    println!("ingest: {records} records of ~220 bytes, pages of {page_size}");
     println!(
-        "  raw RocksDB WriteBatch  {:>12.0} records/s  ({:.2} s)",
-        rate(base),
-        base.as_secs_f64()
-    );
-    println!(
-        "  sync pipeline           {:>12.0} records/s  ({:.2} s)",
-        rate(full),
-        full.as_secs_f64()
-    );
-    println!(
-        "  ratio                   {:>12.2}",
-        rate(full) / rate(base)
+        "\nmedian: raw WriteBatch {:.0} records/s, sync pipeline {:.0} records/s, ratio {:.2}",
+        median(|r| r.0),
+        median(|r| r.1),
+        median(|r| r.2)
     );
     if std::env::var_os("INGEST_BREAKDOWN").is_some() {
         runtime.block_on(breakdown(records, page_size as u32, &wasm));
+    }
+}
+
+/// CPU seconds used per thread of this process (Linux), by thread id.
+struct ThreadCpu(HashMap<String, (String, f64)>);
+
+fn thread_cpu() -> ThreadCpu {
+    let ticks_per_second = 100.0; // USER_HZ
+    let mut threads = HashMap::new();
+    for entry in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // `tid (name) state ...`: the name may hold spaces, not `)`.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+        let ticks: f64 = fields
+            .get(11..13)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.parse::<f64>().ok())
+            .sum();
+        let name = stat[open + 1..close].to_string();
+        threads.insert(
+            entry.file_name().to_string_lossy().into_owned(),
+            (name, ticks / ticks_per_second),
+        );
+    }
+    ThreadCpu(threads)
+}
+
+impl ThreadCpu {
+    /// CPU used since `before`, summed by thread name.
+    fn since(&self, before: &ThreadCpu) -> ThreadCpu {
+        let mut by_name: HashMap<String, (String, f64)> = HashMap::new();
+        for (tid, (name, seconds)) in &self.0 {
+            let earlier = before.0.get(tid).map_or(0.0, |(_, s)| *s);
+            by_name.entry(name.clone()).or_insert((name.clone(), 0.0)).1 += seconds - earlier;
+        }
+        ThreadCpu(by_name)
+    }
+}
+
+impl std::fmt::Display for ThreadCpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut threads: Vec<&(String, f64)> =
+            self.0.values().filter(|(_, s)| *s >= 0.01).collect();
+        threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let list: Vec<String> = threads
+            .iter()
+            .map(|(name, seconds)| format!("{name} {seconds:.2} s"))
+            .collect();
+        f.write_str(&list.join(", "))
     }
 }
