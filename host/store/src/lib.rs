@@ -133,6 +133,28 @@ pub struct PageCommit<'a> {
     pub run: &'a Run,
 }
 
+/// A page encoded by [`Store::prepare_page`], not written yet.
+pub struct PreparedPage {
+    batch: WriteBatch,
+    state: SyncState,
+}
+
+impl PreparedPage {
+    /// The model's state once this page is written.
+    pub fn state(&self) -> &SyncState {
+        &self.state
+    }
+}
+
+impl std::fmt::Debug for PreparedPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedPage")
+            .field("bytes", &self.batch.size_in_bytes())
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
 /// Which records to list.
 #[derive(Debug, Clone)]
 pub struct RecordQuery {
@@ -422,6 +444,15 @@ impl Store {
     /// power loss RocksDB recovers a prefix of the batches, whose cursors
     /// match their records, so the sync resumes from an earlier page.
     pub fn commit_page(&self, commit: PageCommit<'_>) -> Result<SyncState> {
+        let page = self.prepare_page(commit)?;
+        self.write_page(page)
+    }
+
+    /// The first half of [`Store::commit_page`]: encodes the page into one
+    /// write batch without writing anything. The sync engine prepares page
+    /// N+1 while page N is being written, then hands it to
+    /// [`Store::write_page`] once page N landed.
+    pub fn prepare_page(&self, commit: PageCommit<'_>) -> Result<PreparedPage> {
         if let Some(change) = commit
             .changes
             .iter()
@@ -477,8 +508,14 @@ impl Store {
             keys::run(commit.connection_id, commit.run.id),
             serde_json::to_vec(commit.run)?,
         );
-        self.db.write(batch)?;
-        Ok(state)
+        Ok(PreparedPage { batch, state })
+    }
+
+    /// Writes a page [`Store::prepare_page`] encoded, atomically, and
+    /// returns the model's new state; on error nothing was written.
+    pub fn write_page(&self, page: PreparedPage) -> Result<SyncState> {
+        self.db.write(page.batch)?;
+        Ok(page.state)
     }
 
     /// The model's sync state, if it ever synced.

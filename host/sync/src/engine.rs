@@ -195,9 +195,12 @@ const COMMITS_IN_FLIGHT: usize = 2;
 /// A page being written on a blocking thread.
 struct PendingCommit {
     task: tokio::task::JoinHandle<Result<(SyncState, Run), RunFailure>>,
-    /// Passes the state this commit leaves to the commit queued after it:
-    /// `None` when this one failed, and the next must not write either.
-    handoff: Option<std::sync::mpsc::Receiver<Option<SyncState>>>,
+    /// The model's state once this page is written: the next page is
+    /// prepared from it.
+    state_after: SyncState,
+    /// Tells the commit queued after this one whether this one landed; the
+    /// next must not write after a failure.
+    handoff: Option<std::sync::mpsc::Receiver<bool>>,
 }
 
 /// Everything one run works with.
@@ -499,10 +502,10 @@ impl SyncEngine {
     }
 
     /// Pages until the connector has no more. Commits are pipelined: pages
-    /// N and N+1 are written on blocking threads while page N+2 is fetched
-    /// and validated, and commits still land strictly in order — page N+1's
-    /// write starts from the state page N's write returned, and only if it
-    /// succeeded.
+    /// N and N+1 are written on blocking threads while page N+2 is fetched,
+    /// validated and encoded, and commits still land strictly in order —
+    /// page N+1 is encoded from the state page N leaves, and written after
+    /// page N and only if page N was.
     async fn pages(
         &self,
         cx: &mut RunContext<'_>,
@@ -573,7 +576,15 @@ impl SyncEngine {
                     }
                     let commit =
                         self.start_commit(&mut pending, run, state, checked, page.cursor, has_more);
-                    pending.push_back(commit);
+                    match commit {
+                        Ok(commit) => pending.push_back(commit),
+                        // A page that cannot be encoded fails the run, after
+                        // the pages before it landed.
+                        Err(failure) => {
+                            self.settle(&mut pending, state, cx).await?;
+                            return Err(failure);
+                        }
+                    }
                     if !has_more {
                         self.settle(&mut pending, state, cx).await?;
                         return Ok(());
@@ -628,8 +639,8 @@ impl SyncEngine {
         }
     }
 
-    /// Counts a validated page into the run and starts writing it with its
-    /// cursor on a blocking thread.
+    /// Counts a validated page into the run, encodes it with its cursor and
+    /// starts writing it on a blocking thread.
     fn start_commit(
         &self,
         pending: &mut VecDeque<PendingCommit>,
@@ -638,7 +649,13 @@ impl SyncEngine {
         checked: CheckedPage,
         cursor: String,
         has_more: bool,
-    ) -> PendingCommit {
+    ) -> Result<PendingCommit, RunFailure> {
+        // With a commit still in flight, this page follows the state that
+        // one leaves, not `state`.
+        let (state, previous) = match pending.back_mut() {
+            Some(last) => (&last.state_after, last.handoff.take()),
+            None => (state, None),
+        };
         let completes_initial = !has_more && !state.initial_complete;
         let records = &switchyard_telemetry::metrics().sync_records;
         records
@@ -655,43 +672,39 @@ impl SyncEngine {
         run.records_deleted += checked.deleted;
         run.records_quarantined += checked.quarantined.len() as u64;
         let store = self.inner.store.clone();
-        let (run_copy, state_copy) = (run.clone(), state.clone());
-        // With a commit still in flight, this one starts from the state that
-        // one leaves, not from `state`.
-        let previous = pending.back_mut().and_then(|p| p.handoff.take());
+        let page = store.prepare_page(PageCommit {
+            connection_id: &run.connection_id,
+            model: &run.model,
+            changes: &checked.changes,
+            quarantined: &checked.quarantined,
+            state,
+            cursor: &cursor,
+            completes_initial,
+            run,
+        })?;
+        let state_after = page.state().clone();
+        let run_copy = run.clone();
         let (handoff, next) = std::sync::mpsc::sync_channel(1);
         let task = tokio::task::spawn_blocking(move || {
-            let state = match previous {
-                None => state_copy,
-                Some(previous) => match previous.recv() {
-                    Ok(Some(state)) => state,
-                    // The page before failed (its error is the run's): this
-                    // one must not land after it.
-                    _ => {
-                        return Err(RunFailure::host(
-                            "internal_error",
-                            "an earlier page of this run failed to commit".into(),
-                        ));
-                    }
-                },
-            };
-            let result = store.commit_page(PageCommit {
-                connection_id: &run_copy.connection_id,
-                model: &run_copy.model,
-                changes: &checked.changes,
-                quarantined: &checked.quarantined,
-                state: &state,
-                cursor: &cursor,
-                completes_initial,
-                run: &run_copy,
-            });
-            let _ = handoff.send(result.as_ref().ok().cloned());
+            // The page before failed (its error is the run's): this one
+            // must not land after it.
+            if let Some(previous) = previous
+                && previous.recv() != Ok(true)
+            {
+                return Err(RunFailure::host(
+                    "internal_error",
+                    "an earlier page of this run failed to commit".into(),
+                ));
+            }
+            let result = store.write_page(page);
+            let _ = handoff.send(result.is_ok());
             Ok((result?, run_copy))
         });
-        PendingCommit {
+        Ok(PendingCommit {
             task,
+            state_after,
             handoff: Some(next),
-        }
+        })
     }
 
     /// Waits for every page being written, in order, and takes the state
