@@ -8,6 +8,7 @@
 mod engine;
 pub mod policy;
 pub mod records;
+mod scan;
 mod scheduler;
 pub mod schema;
 

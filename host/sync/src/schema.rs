@@ -1,15 +1,16 @@
 //! A JSON Schema validator compiled for the ingest path.
 //!
-//! It checks record text directly while parsing it — no `serde_json::Value`
-//! is built — which makes validation about as cheap as a syntax check. It
+//! It checks record text directly while scanning it (`scan.rs`) — no
+//! `serde_json::Value` is built — which makes validation about as cheap as
+//! a syntax check. It
 //! supports the keywords the unified models use and refuses to compile a
 //! schema with any other keyword, so a bundled schema is never half
 //! enforced. A differential test checks it against the `jsonschema` crate.
 
+pub use crate::scan::SyntaxError;
+use crate::scan::{Scanner, Start};
 use regex::Regex;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use std::borrow::Cow;
 use std::fmt;
 
 /// Keywords that only annotate and are ignored by validation.
@@ -62,6 +63,10 @@ struct Node {
     format: Option<Format>,
     pattern: Option<Regex>,
     properties: Vec<Property>,
+    /// `properties`' names, packed for the lookup every key of every record
+    /// makes (a `Property` holds a whole `Node`: walking those would touch a
+    /// cache line per property).
+    property_keys: Vec<PropertyKey>,
     required: Vec<String>,
     /// Indexes into `required` of names with no entry in `properties`.
     required_elsewhere: Vec<usize>,
@@ -72,13 +77,37 @@ struct Node {
 
 impl Node {
     fn property(&self, key: &str) -> Option<&Property> {
-        // Checking the first byte before the rest spares a `memcmp` call for
-        // each property of the same length: this runs for every key of
-        // every record.
-        let first = key.as_bytes().first();
-        self.properties.iter().find(|p| {
-            p.name.len() == key.len() && p.name.as_bytes().first() == first && p.name == key
-        })
+        let wanted = PropertyKey::of(key);
+        self.property_keys
+            .iter()
+            .zip(&self.properties)
+            // Equal length and first eight bytes: only longer names need the
+            // rest compared.
+            .find(|(k, p)| **k == wanted && (key.len() <= 8 || p.name == key))
+            .map(|(_, p)| p)
+    }
+}
+
+/// A property name's length and first eight bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PropertyKey {
+    len: usize,
+    head: u64,
+}
+
+impl PropertyKey {
+    fn of(name: &str) -> Self {
+        // Byte by byte: a `memcpy` of a variable length into an array read
+        // back as one word stalls on store forwarding.
+        let head = name
+            .bytes()
+            .take(8)
+            .enumerate()
+            .fold(0u64, |head, (i, byte)| head | u64::from(byte) << (8 * i));
+        PropertyKey {
+            len: name.len(),
+            head,
+        }
     }
 }
 
@@ -120,25 +149,21 @@ impl CompiledSchema {
 
     /// Parses and validates `json` in one pass. `Err` means the text is not
     /// JSON at all; schema violations are in the report.
-    pub fn validate(&self, json: &str) -> Result<Report, serde_json::Error> {
+    pub fn validate(&self, json: &str) -> Result<Report, SyntaxError> {
         validate_with(Some(&self.root), json, None)
     }
 
     /// Like [`Self::validate`] for a record that should have `expected_id`:
     /// the report's `id` is set only when the record's differs, which
     /// spares an allocation per record on the ingest path.
-    pub fn validate_record(
-        &self,
-        json: &str,
-        expected_id: &str,
-    ) -> Result<Report, serde_json::Error> {
+    pub fn validate_record(&self, json: &str, expected_id: &str) -> Result<Report, SyntaxError> {
         validate_with(Some(&self.root), json, Some(expected_id))
     }
 }
 
 /// Checks only that `json` is JSON, reporting whether it is an object and
 /// its top-level `id`: for models without a schema.
-pub fn check_syntax(json: &str, expected_id: Option<&str>) -> Result<Report, serde_json::Error> {
+pub fn check_syntax(json: &str, expected_id: Option<&str>) -> Result<Report, SyntaxError> {
     validate_with(None, json, expected_id)
 }
 
@@ -146,9 +171,9 @@ fn validate_with(
     root: Option<&Node>,
     json: &str,
     expected_id: Option<&str>,
-) -> Result<Report, serde_json::Error> {
+) -> Result<Report, SyntaxError> {
     let mut report = Report::default();
-    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let mut scanner = Scanner::new(json);
     Check {
         node: root,
         path: &Path::Root,
@@ -157,8 +182,8 @@ fn validate_with(
         captures_id: false,
         expected_id,
     }
-    .deserialize(&mut deserializer)?;
-    deserializer.end()?;
+    .value(&mut scanner)?;
+    scanner.end()?;
     Ok(report)
 }
 
@@ -178,6 +203,7 @@ fn compile(schema: &Value, at: &str) -> Result<Node, String> {
         format: None,
         pattern: None,
         properties: Vec::new(),
+        property_keys: Vec::new(),
         required: Vec::new(),
         required_elsewhere: Vec::new(),
         additional_properties: true,
@@ -253,6 +279,7 @@ fn compile(schema: &Value, at: &str) -> Result<Node, String> {
                     .ok_or_else(|| format!("{at}/properties: expected an object"))?;
                 for (name, schema) in properties {
                     let child = compile(schema, &format!("{at}/properties/{name}"))?;
+                    node.property_keys.push(PropertyKey::of(name));
                     node.properties.push(Property {
                         name: name.clone(),
                         node: child,
@@ -470,68 +497,55 @@ fn type_names(bits: u8) -> String {
     names.join(" or ")
 }
 
-impl<'de> DeserializeSeed<'de> for Check<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Check<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(mut self) -> Result<(), E> {
-        if let Some(node) = self.node
-            && self.check_type(node, types::NULL, || "null".into())
-        {
-            self.check_enum(node, Value::is_null, || "null".into());
+impl Check<'_, '_> {
+    /// Scans the next value and checks it against `self.node`.
+    fn value(mut self, scanner: &mut Scanner<'_>) -> Result<(), SyntaxError> {
+        match scanner.value_start()? {
+            Start::Object => self.object(scanner),
+            Start::Array => self.array(scanner),
+            Start::String => {
+                let value = scanner.string()?;
+                if self.captures_id && self.expected_id != Some(&*value) {
+                    self.report.id = Some(value.clone().into_owned());
+                }
+                self.check_str(&value);
+                Ok(())
+            }
+            Start::Number => {
+                let (value, whole) = scanner.number()?;
+                self.check_number(value, whole);
+                Ok(())
+            }
+            start @ (Start::True | Start::False) => {
+                let value = start == Start::True;
+                scanner.literal(if value { "true" } else { "false" })?;
+                if let Some(node) = self.node
+                    && self.check_type(node, types::BOOLEAN, || value.to_string())
+                {
+                    self.check_enum(node, |v| v.as_bool() == Some(value), || value.to_string());
+                }
+                Ok(())
+            }
+            Start::Null => {
+                scanner.literal("null")?;
+                if let Some(node) = self.node
+                    && self.check_type(node, types::NULL, || "null".into())
+                {
+                    self.check_enum(node, Value::is_null, || "null".into());
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
-    fn visit_bool<E: de::Error>(mut self, value: bool) -> Result<(), E> {
-        if let Some(node) = self.node
-            && self.check_type(node, types::BOOLEAN, || value.to_string())
-        {
-            self.check_enum(node, |v| v.as_bool() == Some(value), || value.to_string());
-        }
-        Ok(())
-    }
-
-    fn visit_i64<E: de::Error>(mut self, value: i64) -> Result<(), E> {
-        self.check_number(value as f64, true);
-        Ok(())
-    }
-
-    fn visit_u64<E: de::Error>(mut self, value: u64) -> Result<(), E> {
-        self.check_number(value as f64, true);
-        Ok(())
-    }
-
-    fn visit_f64<E: de::Error>(mut self, value: f64) -> Result<(), E> {
-        // JSON Schema counts 1.0 as an integer.
-        self.check_number(value, value.fract() == 0.0);
-        Ok(())
-    }
-
-    fn visit_str<E: de::Error>(mut self, value: &str) -> Result<(), E> {
-        if self.captures_id && self.expected_id != Some(value) {
-            self.report.id = Some(value.to_owned());
-        }
-        self.check_str(value);
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+    fn array(mut self, scanner: &mut Scanner<'_>) -> Result<(), SyntaxError> {
         if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom("nested too deeply"));
+            return Err(scanner.error("nested too deeply"));
         }
+        scanner.open();
         let node = self.node;
+        // `None`: the array itself is wrong (already reported), its items go
+        // unchecked; `Some(None)`: any items.
         let items = match node {
             Some(node) if self.check_type(node, types::ARRAY, || "an array".into()) => {
                 if node.enumeration.is_some() {
@@ -543,19 +557,17 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
             None => Some(None),
         };
         let mut index = 0;
-        loop {
+        while scanner.next_member(b']', index == 0)? {
             let path = Path::Index(self.path, index);
-            let child = Check {
+            Check {
                 node: items.flatten(),
                 path: &path,
                 report: &mut *self.report,
                 depth: self.depth + 1,
                 captures_id: false,
                 expected_id: None,
-            };
-            if seq.next_element_seed(child)?.is_none() {
-                break;
             }
+            .value(scanner)?;
             index += 1;
         }
         if let Some(max) = node.and_then(|n| n.max_items)
@@ -566,14 +578,17 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
         Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+    fn object(mut self, scanner: &mut Scanner<'_>) -> Result<(), SyntaxError> {
         if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom("nested too deeply"));
+            return Err(scanner.error("nested too deeply"));
         }
+        scanner.open();
         let top = self.depth == 0;
         if top {
             self.report.is_object = true;
         }
+        // `None` also when the object itself is wrong (already reported):
+        // its members then go unchecked.
         let current = self.node;
         let node = match current {
             Some(node) if self.check_type(node, types::OBJECT, || "an object".into()) => {
@@ -582,15 +597,13 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
                 }
                 Some(node)
             }
-            Some(_) => {
-                // Wrong type already reported: still parse the rest.
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                return Ok(());
-            }
-            None => None,
+            _ => None,
         };
         let mut seen_required = 0u64;
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+        let mut first = true;
+        while scanner.next_member(b'}', first)? {
+            first = false;
+            let key = scanner.key()?;
             let path = Path::Key(self.path, &key);
             let property = node.and_then(|n| n.property(&key));
             if let Some(node) = node {
@@ -612,14 +625,15 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
                     }
                 }
             }
-            map.next_value_seed(Check {
+            Check {
                 node: property.map(|p| &p.node),
                 path: &path,
                 report: &mut *self.report,
                 depth: self.depth + 1,
                 captures_id: top && key == "id",
                 expected_id: if top { self.expected_id } else { None },
-            })?;
+            }
+            .value(scanner)?;
         }
         if let Some(node) = node {
             for (index, name) in node.required.iter().enumerate() {
@@ -629,38 +643,6 @@ impl<'de> Visitor<'de> for Check<'_, '_> {
             }
         }
         Ok(())
-    }
-}
-
-/// An object key, borrowed from the input unless it holds escapes. (Serde's
-/// own `Cow<str>` always allocates.)
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Borrowed(key)))
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Owned(key.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, key: String) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Owned(key)))
     }
 }
 
