@@ -3,6 +3,7 @@
 
 use crate::policy::{Action, Attempts, Outcome, RetryPolicy};
 use crate::records::{CheckedPage, RecordValidator};
+use crate::writer::{PageWriter, Written};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -187,20 +188,25 @@ impl From<StoreError> for RunFailure {
 
 /// Pages validated and handed to the store while the next is fetched.
 /// Two absorb the jitter between fetching and writing (a RocksDB flush
-/// slows one commit, a slow source one fetch) and the thread wake-ups
-/// between them, which a single page in flight turns into idle time on
-/// both sides.
+/// slows one commit, a slow source one fetch), which a single page in
+/// flight turns into idle time on both sides.
 const COMMITS_IN_FLIGHT: usize = 2;
 
-/// A page being written on a blocking thread.
+/// A run's pages on their way to the store.
+#[derive(Default)]
+struct Commits {
+    /// Started with the run's first page.
+    writer: Option<PageWriter>,
+    /// Oldest first.
+    pending: VecDeque<PendingCommit>,
+}
+
+/// A page queued for writing.
 struct PendingCommit {
-    task: tokio::task::JoinHandle<Result<(SyncState, Run), RunFailure>>,
+    written: tokio::sync::oneshot::Receiver<Written>,
     /// The model's state once this page is written: the next page is
-    /// prepared from it.
+    /// encoded from it.
     state_after: SyncState,
-    /// Tells the commit queued after this one whether this one landed; the
-    /// next must not write after a failure.
-    handoff: Option<std::sync::mpsc::Receiver<bool>>,
 }
 
 /// Everything one run works with.
@@ -502,10 +508,10 @@ impl SyncEngine {
     }
 
     /// Pages until the connector has no more. Commits are pipelined: pages
-    /// N and N+1 are written on blocking threads while page N+2 is fetched,
-    /// validated and encoded, and commits still land strictly in order —
-    /// page N+1 is encoded from the state page N leaves, and written after
-    /// page N and only if page N was.
+    /// N and N+1 are written on the run's writer thread while page N+2 is
+    /// fetched, validated and encoded, and commits still land strictly in
+    /// order — page N+1 is encoded from the state page N leaves, and written
+    /// after page N and only if page N was.
     async fn pages(
         &self,
         cx: &mut RunContext<'_>,
@@ -523,7 +529,7 @@ impl SyncEngine {
         let mut seen_cursors: HashSet<u64> = state.cursor.iter().map(|c| cursor_hash(c)).collect();
         // The cursor of the newest page, committed or in flight.
         let mut cursor = state.cursor.clone();
-        let mut pending = VecDeque::with_capacity(COMMITS_IN_FLIGHT);
+        let mut pending = Commits::default();
         loop {
             let session_expiring = cx
                 .secrets
@@ -571,13 +577,13 @@ impl SyncEngine {
                     }
                     let checked = checked
                         .map_err(|message| RunFailure::host("plugin_invalid_output", message))?;
-                    if pending.len() >= COMMITS_IN_FLIGHT {
+                    if pending.pending.len() >= COMMITS_IN_FLIGHT {
                         self.settle_oldest(&mut pending, state, cx).await?;
                     }
                     let commit =
                         self.start_commit(&mut pending, run, state, checked, page.cursor, has_more);
                     match commit {
-                        Ok(commit) => pending.push_back(commit),
+                        Ok(commit) => pending.pending.push_back(commit),
                         // A page that cannot be encoded fails the run, after
                         // the pages before it landed.
                         Err(failure) => {
@@ -640,10 +646,10 @@ impl SyncEngine {
     }
 
     /// Counts a validated page into the run, encodes it with its cursor and
-    /// starts writing it on a blocking thread.
+    /// queues it for writing.
     fn start_commit(
         &self,
-        pending: &mut VecDeque<PendingCommit>,
+        commits: &mut Commits,
         run: &mut Run,
         state: &SyncState,
         checked: CheckedPage,
@@ -652,10 +658,10 @@ impl SyncEngine {
     ) -> Result<PendingCommit, RunFailure> {
         // With a commit still in flight, this page follows the state that
         // one leaves, not `state`.
-        let (state, previous) = match pending.back_mut() {
-            Some(last) => (&last.state_after, last.handoff.take()),
-            None => (state, None),
-        };
+        let state = commits
+            .pending
+            .back()
+            .map_or(state, |last| &last.state_after);
         let completes_initial = !has_more && !state.initial_complete;
         let records = &switchyard_telemetry::metrics().sync_records;
         records
@@ -671,7 +677,7 @@ impl SyncEngine {
         run.records_upserted += checked.upserted;
         run.records_deleted += checked.deleted;
         run.records_quarantined += checked.quarantined.len() as u64;
-        let store = self.inner.store.clone();
+        let store = &self.inner.store;
         let page = store.prepare_page(PageCommit {
             connection_id: &run.connection_id,
             model: &run.model,
@@ -683,27 +689,18 @@ impl SyncEngine {
             run,
         })?;
         let state_after = page.state().clone();
-        let run_copy = run.clone();
-        let (handoff, next) = std::sync::mpsc::sync_channel(1);
-        let task = tokio::task::spawn_blocking(move || {
-            // The page before failed (its error is the run's): this one
-            // must not land after it.
-            if let Some(previous) = previous
-                && previous.recv() != Ok(true)
-            {
-                return Err(RunFailure::host(
+        let writer = match &mut commits.writer {
+            Some(writer) => writer,
+            writer @ None => writer.insert(PageWriter::start(store.clone()).map_err(|e| {
+                RunFailure::host(
                     "internal_error",
-                    "an earlier page of this run failed to commit".into(),
-                ));
-            }
-            let result = store.write_page(page);
-            let _ = handoff.send(result.is_ok());
-            Ok((result?, run_copy))
-        });
+                    format!("cannot start the page writer: {e}"),
+                )
+            })?),
+        };
         Ok(PendingCommit {
-            task,
+            written: writer.write(page, run.clone()),
             state_after,
-            handoff: Some(next),
         })
     }
 
@@ -711,12 +708,12 @@ impl SyncEngine {
     /// the last one leaves.
     async fn settle(
         &self,
-        pending: &mut VecDeque<PendingCommit>,
+        commits: &mut Commits,
         state: &mut SyncState,
         cx: &RunContext<'_>,
     ) -> Result<(), RunFailure> {
-        while !pending.is_empty() {
-            self.settle_oldest(pending, state, cx).await?;
+        while !commits.pending.is_empty() {
+            self.settle_oldest(commits, state, cx).await?;
         }
         Ok(())
     }
@@ -725,16 +722,30 @@ impl SyncEngine {
     /// it leaves.
     async fn settle_oldest(
         &self,
-        pending: &mut VecDeque<PendingCommit>,
+        commits: &mut Commits,
         state: &mut SyncState,
         cx: &RunContext<'_>,
     ) -> Result<(), RunFailure> {
-        let Some(commit) = pending.pop_front() else {
+        let Some(commit) = commits.pending.pop_front() else {
             return Ok(());
         };
-        let (new_state, committed_run) = commit.task.await.map_err(|e| {
-            RunFailure::host("internal_error", format!("commit task failed: {e}"))
-        })??;
+        let (new_state, committed_run) = match commit.written.await {
+            Ok(Written::Landed(landed)) => *landed,
+            Ok(Written::Failed(error)) => return Err(error.into()),
+            // Only after a failure, which the caller has already seen.
+            Ok(Written::Skipped) => {
+                return Err(RunFailure::host(
+                    "internal_error",
+                    "an earlier page of this run failed to commit".into(),
+                ));
+            }
+            Err(_) => {
+                return Err(RunFailure::host(
+                    "internal_error",
+                    "the page writer stopped".into(),
+                ));
+            }
+        };
         *state = new_state;
         if let Some(observer) = cx.observer {
             observer.page_committed(&committed_run);

@@ -11,6 +11,7 @@ pub mod records;
 mod scan;
 mod scheduler;
 pub mod schema;
+mod writer;
 
 pub use engine::{RunObserver, RunOptions, SyncConfig, SyncEngine, SyncError, field_values};
 pub use policy::RetryPolicy;
