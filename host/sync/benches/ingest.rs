@@ -302,11 +302,29 @@ fn main() {
     }
 }
 
-/// CPU seconds used per thread of this process (Linux), by thread id.
-struct ThreadCpu(HashMap<String, (String, f64)>);
+/// CPU seconds used per thread of this process (Linux), by thread id, and
+/// by the whole process.
+struct ThreadCpu {
+    threads: HashMap<String, (String, f64)>,
+    process: f64,
+}
+
+/// The name and the CPU seconds in a `/proc/.../stat` line.
+fn parse_stat(stat: &str) -> Option<(String, f64)> {
+    let ticks_per_second = 100.0; // USER_HZ
+    // `id (name) state ...`: the name may hold spaces, not `)`.
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let ticks: f64 = fields
+        .get(11..13)?
+        .iter()
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum();
+    Some((stat[open + 1..close].to_string(), ticks / ticks_per_second))
+}
 
 fn thread_cpu() -> ThreadCpu {
-    let ticks_per_second = 100.0; // USER_HZ
     let mut threads = HashMap::new();
     for entry in std::fs::read_dir("/proc/self/task")
         .into_iter()
@@ -314,43 +332,41 @@ fn thread_cpu() -> ThreadCpu {
         .flatten()
     {
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        // `tid (name) state ...`: the name may hold spaces, not `)`.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
-        let ticks: f64 = fields
-            .get(11..13)
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.parse::<f64>().ok())
-            .sum();
-        let name = stat[open + 1..close].to_string();
-        threads.insert(
-            entry.file_name().to_string_lossy().into_owned(),
-            (name, ticks / ticks_per_second),
-        );
+        if let Some(thread) = parse_stat(&stat) {
+            threads.insert(entry.file_name().to_string_lossy().into_owned(), thread);
+        }
     }
-    ThreadCpu(threads)
+    let process = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| parse_stat(&stat))
+        .map_or(0.0, |(_, seconds)| seconds);
+    ThreadCpu { threads, process }
 }
 
 impl ThreadCpu {
-    /// CPU used since `before`, summed by thread name.
+    /// CPU used since `before`, summed by thread name. Threads that ended
+    /// meanwhile (a run's page writer) count as "ended threads".
     fn since(&self, before: &ThreadCpu) -> ThreadCpu {
         let mut by_name: HashMap<String, (String, f64)> = HashMap::new();
-        for (tid, (name, seconds)) in &self.0 {
-            let earlier = before.0.get(tid).map_or(0.0, |(_, s)| *s);
+        for (tid, (name, seconds)) in &self.threads {
+            let earlier = before.threads.get(tid).map_or(0.0, |(_, s)| *s);
             by_name.entry(name.clone()).or_insert((name.clone(), 0.0)).1 += seconds - earlier;
         }
-        ThreadCpu(by_name)
+        let process = self.process - before.process;
+        let live: f64 = by_name.values().map(|(_, s)| s).sum();
+        let ended = "ended threads".to_string();
+        by_name.insert(ended.clone(), (ended, process - live));
+        ThreadCpu {
+            threads: by_name,
+            process,
+        }
     }
 }
 
 impl std::fmt::Display for ThreadCpu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut threads: Vec<&(String, f64)> =
-            self.0.values().filter(|(_, s)| *s >= 0.01).collect();
+            self.threads.values().filter(|(_, s)| *s >= 0.01).collect();
         threads.sort_by(|a, b| b.1.total_cmp(&a.1));
         let list: Vec<String> = threads
             .iter()
