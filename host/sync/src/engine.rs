@@ -529,7 +529,7 @@ impl SyncEngine {
         let mut seen_cursors: HashSet<u64> = state.cursor.iter().map(|c| cursor_hash(c)).collect();
         // The cursor of the newest page, committed or in flight.
         let mut cursor = state.cursor.clone();
-        let mut pending = Commits::default();
+        let mut commits = Commits::default();
         loop {
             let session_expiring = cx
                 .secrets
@@ -538,7 +538,7 @@ impl SyncEngine {
                 .and_then(|s| s.expires_at)
                 .is_some_and(|at| at <= now_ms() + REFRESH_AHEAD_MS);
             if session_expiring {
-                self.settle(&mut pending, state, cx).await?;
+                self.settle(&mut commits, state, cx).await?;
                 self.refresh(cx, run, false).await?;
             }
             let since = cursor
@@ -573,31 +573,31 @@ impl SyncEngine {
                     // when this one fails: they must not overwrite the run's
                     // end.
                     if checked.is_err() {
-                        self.settle(&mut pending, state, cx).await?;
+                        self.settle(&mut commits, state, cx).await?;
                     }
                     let checked = checked
                         .map_err(|message| RunFailure::host("plugin_invalid_output", message))?;
-                    if pending.pending.len() >= COMMITS_IN_FLIGHT {
-                        self.settle_oldest(&mut pending, state, cx).await?;
+                    if commits.pending.len() >= COMMITS_IN_FLIGHT {
+                        self.settle_oldest(&mut commits, state, cx).await?;
                     }
                     let commit =
-                        self.start_commit(&mut pending, run, state, checked, page.cursor, has_more);
+                        self.start_commit(&mut commits, run, state, checked, page.cursor, has_more);
                     match commit {
-                        Ok(commit) => pending.pending.push_back(commit),
+                        Ok(commit) => commits.pending.push_back(commit),
                         // A page that cannot be encoded fails the run, after
                         // the pages before it landed.
                         Err(failure) => {
-                            self.settle(&mut pending, state, cx).await?;
+                            self.settle(&mut commits, state, cx).await?;
                             return Err(failure);
                         }
                     }
                     if !has_more {
-                        self.settle(&mut pending, state, cx).await?;
+                        self.settle(&mut commits, state, cx).await?;
                         return Ok(());
                     }
                     stalled = if progressed { 0 } else { stalled + 1 };
                     if stalled >= MAX_STALLED_PAGES {
-                        self.settle(&mut pending, state, cx).await?;
+                        self.settle(&mut commits, state, cx).await?;
                         return Err(RunFailure::host(
                             "plugin_no_progress",
                             format!(
@@ -611,7 +611,7 @@ impl SyncEngine {
             };
             // Whatever happens next, the previous page is committed first, so
             // the run record and the state on disk only move forward.
-            self.settle(&mut pending, state, cx).await?;
+            self.settle(&mut commits, state, cx).await?;
             match policy.decide(&error, &mut attempts) {
                 Action::Retry(wait) => {
                     self.record_retry(cx, run, &error, wait)?;
