@@ -2,10 +2,10 @@
 //!
 //! It checks record text directly while scanning it (`scan.rs`) — no
 //! `serde_json::Value` is built — which makes validation about as cheap as
-//! a syntax check. It
-//! supports the keywords the unified models use and refuses to compile a
-//! schema with any other keyword, so a bundled schema is never half
-//! enforced. A differential test checks it against the `jsonschema` crate.
+//! a syntax check. It supports the keywords the unified models use and
+//! refuses to compile a schema with any other keyword, so a bundled schema
+//! is never half enforced. A differential test checks it against the
+//! `jsonschema` crate.
 
 pub use crate::scan::SyntaxError;
 use crate::scan::{Scanner, Start};
@@ -27,8 +27,8 @@ const ANNOTATIONS: [&str; 7] = [
 /// Errors kept per record: enough to explain it, bounded for hostile input.
 const MAX_ERRORS: usize = 5;
 
-/// Deepest nesting followed; deeper values are rejected rather than risk
-/// exhausting the stack (serde_json stops at 128 anyway).
+/// Deepest nesting followed; deeper values are rejected (as not JSON the
+/// host takes) rather than risk exhausting the stack.
 const MAX_DEPTH: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
