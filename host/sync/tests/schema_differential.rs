@@ -6,22 +6,9 @@ use serde_json::{Value, json};
 use switchyard_sync::records::MODEL_SCHEMAS;
 use switchyard_sync::schema::CompiledSchema;
 
-/// A small deterministic generator, so a failure reproduces.
-struct Lcg(u64);
+mod common;
 
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.next() as usize % items.len()]
-    }
-}
+use common::Lcg;
 
 fn replacements() -> Vec<Value> {
     vec![

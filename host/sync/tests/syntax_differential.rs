@@ -5,26 +5,9 @@
 use serde_json::Value;
 use switchyard_sync::schema::check_syntax;
 
-/// A small deterministic generator, so a failure reproduces.
-struct Lcg(u64);
+mod common;
 
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        self.next() as usize % n
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
+use common::Lcg;
 
 const STRINGS: [&str; 12] = [
     r#""""#,
@@ -62,17 +45,23 @@ const NUMBERS: [&str; 16] = [
 
 const LITERALS: [&str; 6] = ["true", "false", "null", "tru", "nul", "True"];
 
+/// Appends one of `choices`.
+fn push_one(out: &mut String, rng: &mut Lcg, choices: &[&str]) {
+    let choice = rng.pick(choices);
+    out.push_str(choice);
+}
+
 fn value(rng: &mut Lcg, depth: usize, out: &mut String) {
     let whitespace = [" ", "", "\n", "\t", "\r\n "];
-    out.push_str(rng.pick(&whitespace));
+    push_one(out, rng, &whitespace);
     match if depth > 4 {
         rng.below(3)
     } else {
         rng.below(5)
     } {
-        0 => out.push_str(rng.pick(&STRINGS)),
-        1 => out.push_str(rng.pick(&NUMBERS)),
-        2 => out.push_str(rng.pick(&LITERALS)),
+        0 => push_one(out, rng, &STRINGS),
+        1 => push_one(out, rng, &NUMBERS),
+        2 => push_one(out, rng, &LITERALS),
         3 => {
             out.push('[');
             for i in 0..rng.below(4) {
@@ -89,15 +78,15 @@ fn value(rng: &mut Lcg, depth: usize, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(rng.pick(&STRINGS[..9]));
-                out.push_str(rng.pick(&whitespace));
+                push_one(out, rng, &STRINGS[..9]);
+                push_one(out, rng, &whitespace);
                 out.push(':');
                 value(rng, depth + 1, out);
             }
             out.push('}');
         }
     }
-    out.push_str(rng.pick(&whitespace));
+    push_one(out, rng, &whitespace);
 }
 
 /// Replaces, inserts or deletes one character.
@@ -110,11 +99,11 @@ fn damage(rng: &mut Lcg, text: &str) -> String {
     let at = rng.below(chars.len() + 1);
     let mut out: Vec<char> = chars.clone();
     match rng.below(3) {
-        0 if at < out.len() => out[at] = rng.pick(&bytes),
+        0 if at < out.len() => out[at] = *rng.pick(&bytes),
         1 if at < out.len() => {
             out.remove(at);
         }
-        _ => out.insert(at, rng.pick(&bytes)),
+        _ => out.insert(at, *rng.pick(&bytes)),
     }
     out.into_iter().collect()
 }
